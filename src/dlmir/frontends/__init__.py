@@ -1,0 +1,92 @@
+"""Designed front ends: classic MIR features as frozen (or trainable) cascades of the layer vocabulary.
+
+Each front end takes librosa's keyword names and defaults, accepts ``(samples,)`` or ``(batch, samples)``
+audio (torch or numpy) and returns ``(batch, features, frames)``; ``trainable=True`` unfreezes the designed
+parameters. :func:`compute` is the one-call door used by the ``dlmir features`` command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from dlmir.errors import ParameterError
+from dlmir.frontends.base import FrontEnd
+from dlmir.frontends.mel import MFCC, MelSpectrogram
+from dlmir.frontends.onset import OnsetStrength
+from dlmir.frontends.stft import STFT
+
+try:  # written by another helper; present once merged
+    from dlmir.frontends.cqt import CQT
+except ImportError:  # pragma: no cover - only while cqt.py does not exist yet
+    CQT = None  # type: ignore[assignment,misc]
+try:
+    from dlmir.frontends.chroma import Chroma
+except ImportError:  # pragma: no cover
+    Chroma = None  # type: ignore[assignment,misc]
+
+KINDS = ("stft", "mel", "mfcc", "cqt", "chroma", "onset")
+
+
+def frontend(kind: str, *, sr: float = 22050, hop_length: int = 512, **kwargs: Any) -> FrontEnd:
+    """Build the front end named ``kind`` (one of :data:`KINDS`) at ``sr`` Hz and ``hop_length`` samples.
+
+    Extra keyword arguments go to the front end's constructor (librosa's names).
+    """
+    if kind == "stft":
+        return STFT(hop_length=hop_length, **kwargs)
+    if kind == "mel":
+        return MelSpectrogram(sr=sr, hop_length=hop_length, **kwargs)
+    if kind == "mfcc":
+        return MFCC(sr=sr, hop_length=hop_length, **kwargs)
+    if kind == "onset":
+        return OnsetStrength(sr=sr, hop_length=hop_length, **kwargs)
+    if kind in ("cqt", "chroma"):
+        cls = CQT if kind == "cqt" else Chroma
+        if cls is None:
+            raise ParameterError(f"kind={kind!r} is not available in this build of dlmir (dlmir.frontends.{kind})")
+        return cls(sr=sr, hop_length=hop_length, **kwargs)
+    raise ParameterError(f"unknown feature kind {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+def compute(kind: str, y: np.ndarray | torch.Tensor, sr: float, *, hop_length: int = 512, **kwargs: Any) -> np.ndarray:
+    """Compute one feature for one signal and return it as numpy ``(features, frames)``.
+
+    Parameters
+    ----------
+    kind : one of ``'stft' | 'mel' | 'mfcc' | 'cqt' | 'chroma' | 'onset'``.
+    y : audio, shape ``(samples,)``, at ``sr`` Hz.
+    sr : sampling rate of ``y`` in Hz.
+    hop_length : samples between frames.
+    **kwargs : passed to the front end (librosa's names, e.g. ``n_mels``, ``n_fft``).
+
+    Returns
+    -------
+    np.ndarray, float32 (or float64 for float64 input), shape ``(features, frames)``; the magnitude for the
+    complex transforms (``stft``, ``cqt``).
+    """
+    fe = frontend(kind, sr=sr, hop_length=hop_length, **kwargs)
+    y_t = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
+    if y_t.ndim != 1:
+        raise ParameterError(f"compute() takes one mono signal of shape (samples,), got {tuple(y_t.shape)}")
+    with torch.inference_mode():
+        out = fe(y_t)[0]
+        if torch.is_complex(out):
+            out = out.abs()
+    return out.cpu().numpy()
+
+
+__all__ = [
+    "CQT",
+    "KINDS",
+    "MFCC",
+    "STFT",
+    "Chroma",
+    "FrontEnd",
+    "MelSpectrogram",
+    "OnsetStrength",
+    "compute",
+    "frontend",
+]

@@ -1,0 +1,263 @@
+"""Mel spectrogram and MFCC as cascades: STFT -> modulus -> mel filterbank (-> decibels -> DCT).
+
+Each stage is a member of the layer vocabulary (:mod:`dlmir.layers`): the STFT, the mel filterbank and
+the DCT are affine maps whose designed parameters come from :func:`librosa.filters.mel` and
+:func:`scipy.fft.dct`; the modulus and the decibel conversion are pointwise nonlinearities.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import librosa
+import numpy as np
+import scipy.fft
+
+from dlmir.errors import ParameterError
+from dlmir.frontends import params
+from dlmir.frontends.base import FrontEnd
+from dlmir.frontends.stft import make_dft
+from dlmir.layers import AmplitudeToDB, Dense, Modulus
+
+
+def mel_filterbank(
+    *, sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool, norm: Any
+) -> np.ndarray:
+    """Mel filterbank ``(n_mels, 1 + n_fft // 2)`` float64 from :func:`librosa.filters.mel`, parameters checked."""
+    params.positive_float("sr", sr)
+    params.positive_int("n_mels", n_mels)
+    fmin, fmax = params.frequency_range(sr, fmin, fmax)
+    try:
+        return librosa.filters.mel(
+            sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=np.float64
+        )
+    except librosa.util.exceptions.ParameterError as exc:
+        raise ParameterError(f"invalid mel filterbank parameter: {exc}") from exc
+
+
+def dct_matrix(
+    n_mfcc: int, n_mels: int, *, dct_type: int = 2, norm: str | None = "ortho", lifter: float = 0
+) -> np.ndarray:
+    """DCT (and cepstral lifter) as a ``(n_mfcc, n_mels)`` float64 matrix: ``D @ S == dct(S, axis=-2)[:n_mfcc]``.
+
+    Built by applying :func:`scipy.fft.dct` to the identity; with ``lifter > 0`` row ``i`` (0-based) is scaled
+    by ``1 + (lifter / 2) sin(pi (i + 1) / lifter)``, as in :func:`librosa.feature.mfcc`.
+    """
+    params.positive_int("n_mfcc", n_mfcc)
+    if n_mfcc > n_mels:
+        raise ParameterError(f"n_mfcc={n_mfcc} must be <= n_mels={n_mels} (the DCT has n_mels coefficients)")
+    if dct_type not in (1, 2, 3):
+        raise ParameterError(f"dct_type must be 1, 2 or 3, got {dct_type!r}")
+    if norm not in (None, "ortho"):
+        raise ParameterError(f"DCT norm must be None or 'ortho', got {norm!r}")
+    if dct_type == 1 and n_mels < 2:
+        raise ParameterError("dct_type=1 needs n_mels >= 2")
+    if lifter < 0:
+        raise ParameterError(f"MFCC lifter={lifter} must be a non-negative number")
+    d = scipy.fft.dct(np.eye(n_mels), type=dct_type, norm=norm, axis=0)[:n_mfcc]
+    if lifter > 0:
+        d = d * (1.0 + (lifter / 2.0) * np.sin(np.pi * np.arange(1, 1 + n_mfcc) / lifter))[:, None]
+    return d
+
+
+class _MelCascade(FrontEnd):
+    """Builds ``stft -> modulus -> mel`` and remembers the parameters (shared by the mel front ends)."""
+
+    def _build_mel(
+        self,
+        *,
+        sr: float,
+        n_fft: int,
+        hop_length: int | None,
+        win_length: int | None,
+        window: Any,
+        center: bool,
+        pad_mode: str,
+        power: float,
+        n_mels: int,
+        fmin: float,
+        fmax: float | None,
+        htk: bool,
+        norm: Any,
+        trainable: bool,
+    ) -> dict[str, Any]:
+        params.positive_float("power", power)
+        dft, hop_length, win_length = make_dft(
+            n_fft=n_fft,
+            hop_length=hop_length,
+            win_length=win_length,
+            window=window,
+            center=center,
+            pad_mode=pad_mode,
+            trainable=trainable,
+        )
+        basis = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+        self.append("stft", dft)
+        self.append("modulus", Modulus(power))
+        self.append("mel", Dense(basis, trainable=trainable))
+        self.min_samples = n_fft
+        return dict(
+            sr=sr,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            win_length=win_length,
+            window=window if isinstance(window, str | tuple) else "custom",
+            center=center,
+            pad_mode=pad_mode,
+            power=power,
+            n_mels=n_mels,
+            fmin=fmin,
+            fmax=fmax,
+            htk=htk,
+            norm=norm,
+        )
+
+
+class MelSpectrogram(_MelCascade):
+    """Mel-scaled spectrogram, matching :func:`librosa.feature.melspectrogram`.
+
+    Stages: ``"stft"`` (:class:`~dlmir.frontends.stft.DFT`, affine) -> ``"modulus"`` (``|X| ** power``)
+    -> ``"mel"`` (:class:`~dlmir.layers.Dense` holding :func:`librosa.filters.mel`, affine).
+
+    Parameters
+    ----------
+    sr : float
+        Sampling rate of the input in Hz.
+    n_fft, hop_length, win_length, window, center, pad_mode
+        As :class:`~dlmir.frontends.STFT` (samples); ``hop_length`` defaults to 512 as in librosa.
+    power : float
+        Exponent of the magnitude: 1 for energy (amplitude), 2 for power.
+    n_mels : int
+        Number of mel bands.
+    fmin, fmax : float
+        Lowest and highest frequency in Hz (``fmax=None``: ``sr / 2``).
+    htk : bool
+        HTK mel formula instead of Slaney's.
+    norm : {'slaney', None} or number
+        Filter normalisation, as :func:`librosa.filters.mel`.
+    trainable : bool
+        Unfreeze the DFT kernels and the mel filterbank.
+
+    Input ``(samples,)`` or ``(batch, samples)`` audio; output ``(batch, n_mels, frames)`` (real, same dtype).
+    """
+
+    def __init__(
+        self,
+        *,
+        sr: float = 22050,
+        n_fft: int = 2048,
+        hop_length: int = 512,
+        win_length: int | None = None,
+        window: Any = "hann",
+        center: bool = True,
+        pad_mode: str = "constant",
+        power: float = 2.0,
+        n_mels: int = 128,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+        htk: bool = False,
+        norm: Any = "slaney",
+        trainable: bool = False,
+    ) -> None:
+        super().__init__()
+        config = self._build_mel(
+            sr=sr,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            win_length=win_length,
+            window=window,
+            center=center,
+            pad_mode=pad_mode,
+            power=power,
+            n_mels=n_mels,
+            fmin=fmin,
+            fmax=fmax,
+            htk=htk,
+            norm=norm,
+            trainable=trainable,
+        )
+        self._remember(**config, trainable=trainable)
+
+
+class MFCC(_MelCascade):
+    """Mel-frequency cepstral coefficients, matching :func:`librosa.feature.mfcc`.
+
+    Stages: ``"stft"`` -> ``"modulus"`` (power 2) -> ``"mel"`` -> ``"db"``
+    (:class:`~dlmir.layers.AmplitudeToDB`, as :func:`librosa.power_to_db` with ``top_db``) -> ``"dct"``
+    (:class:`~dlmir.layers.Dense` holding the DCT matrix, with the lifter folded in).
+
+    Parameters
+    ----------
+    sr : float
+        Sampling rate in Hz.
+    n_mfcc : int
+        Number of coefficients (``<= n_mels``).
+    dct_type : {1, 2, 3}
+        DCT type, as :func:`scipy.fft.dct`.
+    norm : {'ortho', None}
+        DCT normalisation.
+    lifter : float
+        Cepstral liftering (0: none).
+    mel_norm : {'slaney', None} or number
+        Mel filter normalisation (librosa's ``mel_norm``).
+    top_db : float or None
+        Dynamic range of the log-mel spectrogram in dB. librosa clips over the whole array it is given;
+        dlmir clips each batch item on its own (identical for a batch of one).
+    n_fft, hop_length, win_length, window, center, pad_mode, power, n_mels, fmin, fmax, htk
+        As :class:`MelSpectrogram`.
+    trainable : bool
+        Unfreeze the DFT kernels, the mel filterbank and the DCT.
+
+    Input ``(samples,)`` or ``(batch, samples)`` audio; output ``(batch, n_mfcc, frames)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        sr: float = 22050,
+        n_mfcc: int = 20,
+        dct_type: int = 2,
+        norm: str | None = "ortho",
+        lifter: float = 0,
+        mel_norm: Any = "slaney",
+        top_db: float | None = 80.0,
+        n_fft: int = 2048,
+        hop_length: int = 512,
+        win_length: int | None = None,
+        window: Any = "hann",
+        center: bool = True,
+        pad_mode: str = "constant",
+        power: float = 2.0,
+        n_mels: int = 128,
+        fmin: float = 0.0,
+        fmax: float | None = None,
+        htk: bool = False,
+        trainable: bool = False,
+    ) -> None:
+        super().__init__()
+        dct = dct_matrix(n_mfcc, n_mels, dct_type=dct_type, norm=norm, lifter=lifter)
+        config = self._build_mel(
+            sr=sr,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            win_length=win_length,
+            window=window,
+            center=center,
+            pad_mode=pad_mode,
+            power=power,
+            n_mels=n_mels,
+            fmin=fmin,
+            fmax=fmax,
+            htk=htk,
+            norm=mel_norm,
+            trainable=trainable,
+        )
+        self.append("db", AmplitudeToDB(kind="power", top_db=top_db))
+        self.append("dct", Dense(dct, trainable=trainable))
+        config["mel_norm"] = config.pop("norm")
+        self._remember(
+            **config, n_mfcc=n_mfcc, dct_type=dct_type, norm=norm, lifter=lifter, top_db=top_db, trainable=trainable
+        )
+
+
+__all__ = ["MFCC", "MelSpectrogram", "dct_matrix", "mel_filterbank"]
