@@ -61,6 +61,8 @@ def load(
             warnings.simplefilter("ignore")
             y, file_sr = librosa.load(path, sr=sr, mono=mono, offset=offset, duration=duration, dtype=np.float32)
     except Exception as exc:  # soundfile/audioread raise many unrelated types
+        if "not finite" in str(exc):  # librosa's mono mix-down validates the samples first
+            raise AudioError(f"{path}: the audio contains NaN or infinite samples") from exc
         raise AudioError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
     if y.size == 0:
         raise AudioError(f"{path}: the file holds no audio samples")
