@@ -7,12 +7,14 @@ parameters. :func:`compute` is the one-call door used by the ``dlmir features`` 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from dlmir.errors import ParameterError
+from dlmir.errors import AudioError, ParameterError
 from dlmir.frontends.base import FrontEnd
 from dlmir.frontends.mel import MFCC, MelSpectrogram
 from dlmir.frontends.onset import OnsetStrength
@@ -67,15 +69,67 @@ def compute(kind: str, y: np.ndarray | torch.Tensor, sr: float, *, hop_length: i
     np.ndarray, float32 (or float64 for float64 input), shape ``(features, frames)``; the magnitude for the
     complex transforms (``stft``, ``cqt``).
     """
-    fe = frontend(kind, sr=sr, hop_length=hop_length, **kwargs)
+    return _apply(frontend(kind, sr=sr, hop_length=hop_length, **kwargs), y)
+
+
+def _apply(fe: FrontEnd, y: np.ndarray | torch.Tensor) -> np.ndarray:
     y_t = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
     if y_t.ndim != 1:
-        raise ParameterError(f"compute() takes one mono signal of shape (samples,), got {tuple(y_t.shape)}")
+        raise ParameterError(f"expected one mono signal of shape (samples,), got {tuple(y_t.shape)}")
     with torch.inference_mode():
         out = fe(y_t)[0]
         if torch.is_complex(out):
             out = out.abs()
     return out.cpu().numpy()
+
+
+def extract(
+    path: str | os.PathLike[str],
+    kind: str,
+    out_dir: str | os.PathLike[str],
+    *,
+    sr: float = 22050,
+    hop_length: int = 512,
+    plot: bool = False,
+    **kwargs: Any,
+) -> list[Path]:
+    """Load one audio file, compute ``kind`` and write ``<out_dir>/<stem>.npy`` (and ``<stem>.png`` with ``plot``).
+
+    The array has shape ``(features, frames)`` (magnitudes for ``stft``/``cqt``), float32. Files are written
+    under a temporary name and renamed, so a failure never leaves a partial file. Returns the written paths.
+
+    Raises
+    ------
+    AudioError : the file is missing, undecodable, empty, NaN, or shorter than one frame.
+    ParameterError : a front-end parameter is invalid.
+    """
+    from dlmir.io import load
+
+    path, out_dir = Path(path), Path(out_dir)
+    fe = frontend(kind, sr=sr, hop_length=hop_length, **kwargs)
+    y, file_sr = load(path, sr=sr)
+    try:
+        feature = _apply(fe, y)
+    except AudioError as exc:
+        raise AudioError(f"{path}: {exc}") from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{path.stem}.npy"
+    tmp = out_dir / f".{path.stem}.part.npy"
+    np.save(tmp, feature)
+    os.replace(tmp, target)
+    written = [target]
+    if plot:
+        import matplotlib.pyplot as plt
+
+        from dlmir.plot_features import plot_feature
+
+        png = out_dir / f"{path.stem}.png"
+        fig = plot_feature(
+            feature, kind, sr=file_sr, hop_length=hop_length, config=fe.config, title=f"{path.name}: {kind}", path=png
+        )
+        plt.close(fig)
+        written.append(png)
+    return written
 
 
 __all__ = [
@@ -88,5 +142,6 @@ __all__ = [
     "MelSpectrogram",
     "OnsetStrength",
     "compute",
+    "extract",
     "frontend",
 ]
