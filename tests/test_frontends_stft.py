@@ -82,6 +82,18 @@ def test_batch_equals_items_and_numpy_equals_torch() -> None:
         assert torch.allclose(batch[i], one[0], atol=1e-5)
 
 
+def test_blocked_cpu_path_equals_torch_stft() -> None:
+    """Without autograd the CPU fast path FFTs cache-sized blocks of frames; it must equal torch.stft."""
+    ys = torch.as_tensor(np.stack([chirp(30000, seed=s) for s in range(5)]), dtype=torch.float32)
+    fe = STFT(n_fft=1024, hop_length=256)
+    with torch.inference_mode():
+        blocked = fe(ys)
+    with torch.enable_grad():
+        plain = fe(ys.clone().requires_grad_(True)).detach()  # an input needing gradients takes torch.stft
+    ref = torch.stft(ys, 1024, 256, window=torch.hann_window(1024), pad_mode="constant", return_complex=True)
+    assert torch.allclose(blocked, ref, atol=1e-4) and torch.allclose(plain, ref, atol=1e-4)
+
+
 @needs_data
 @pytest.mark.parametrize("path", REAL, ids=[p.stem[:20] for p in REAL])
 def test_stft_real_recordings(path: Path) -> None:

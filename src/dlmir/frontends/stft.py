@@ -24,6 +24,7 @@ from dlmir.frontends import params
 from dlmir.frontends.base import FrontEnd
 from dlmir.layers.stage import Stage, as_parameter
 
+_BLOCK_ELEMENTS = 2**19  # samples per FFT block on the CPU fast path (~2 MB of float32)
 _TORCH_PAD = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}  # librosa name -> torch name
 
 
@@ -100,14 +101,16 @@ class DFT(Stage):
         self._designed = True
 
     # -- fast-path bookkeeping -----------------------------------------------------------------
-    def _token(self) -> tuple:
-        real, imag = self.real, self.imag
-        return (real.data_ptr(), real._version, imag.data_ptr(), imag._version, self.window._version)
+    def _token(self) -> tuple | None:
+        tensors = (self.real, self.imag, self.window)
+        if any(t.is_inference() for t in tensors):  # built under inference_mode: no version counter
+            return None
+        return tuple(v for t in tensors for v in (t.data_ptr(), t._version))
 
     def is_designed(self) -> bool:
         """True when the kernels still equal the windowed DFT of ``self.window`` (checked once per change)."""
         token = self._token()
-        if token != self._designed_token:
+        if token is None or token != self._designed_token:
             with torch.no_grad():
                 real, imag = self._kernels_from_window(self.real.dtype, self.real.device)
                 tol = 1e-6  # designed kernels rounded to float32 still count as designed
@@ -149,9 +152,26 @@ class DFT(Stage):
 
     def _forward_fft(self, y: torch.Tensor) -> torch.Tensor:
         window = self.window.to(device=y.device, dtype=y.dtype)
-        return torch.stft(
-            self._pad(y), self.n_fft, hop_length=self.hop_length, window=window, center=False, return_complex=True
-        )
+        if y.device.type != "cpu" or (torch.is_grad_enabled() and y.requires_grad):
+            return torch.stft(
+                self._pad(y), self.n_fft, hop_length=self.hop_length, window=window, center=False, return_complex=True
+            )
+        return self._blocked_rfft(y, window)
+
+    def _blocked_rfft(self, y: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+        """CPU fast path without autograd: FFT blocks of frames small enough to stay in cache.
+
+        Writes each block's ``rfft`` straight into the output (as librosa does with ``MAX_MEM_BLOCK``);
+        about 1.5-2x faster than one :func:`torch.stft` over a large batch on a 2-core CPU.
+        """
+        frames = self._pad(y).unfold(-1, self.n_fft, self.hop_length)  # (batch, frames, n_fft), a view
+        batch, n_frames, _ = frames.shape
+        complex_dtype = torch.complex128 if y.dtype == torch.float64 else torch.complex64
+        out = torch.empty(batch, n_frames, self.n_fft // 2 + 1, dtype=complex_dtype, device=y.device)
+        block = max(1, _BLOCK_ELEMENTS // (batch * self.n_fft))
+        for start in range(0, n_frames, block):
+            torch.fft.rfft(frames[:, start : start + block] * window, dim=-1, out=out[:, start : start + block])
+        return out.transpose(-1, -2)
 
     def _forward_conv(self, y: torch.Tensor) -> torch.Tensor:
         x = self._pad(y).unsqueeze(1)  # (batch, 1, samples)
