@@ -15,9 +15,10 @@ dlmir runs frozen (designed parameters) under :func:`torch.inference_mode` on fl
 warmed up first (librosa's first call compiles numba code for several seconds).
 
 Memory column: the peak growth of the process's resident set size (RSS) above its value just before the call,
-sampled every millisecond from ``/proc/self/statm`` by a background thread during one batch call. It counts
-everything the call touches (temporaries and the output), not allocator bookkeeping; small allocations served
-from memory the allocator already holds are not seen, large arrays (mmap-backed) are.
+sampled every millisecond from ``/proc/self/statm`` by a background thread during one batch call (librosa:
+the whole loop, whose outputs are all kept; dlmir: the batched call). It counts the temporaries and the output.
+So that freed arrays really leave the process (and later calls are not served from memory glibc kept), the
+script sets glibc's ``M_MMAP_THRESHOLD`` to 64 KiB: every array above that is its own mmap.
 
 With CUDA available, the dlmir batch is also timed on the GPU (synchronised, transfers excluded) and its ratio
 to librosa's CPU time is printed.
@@ -69,6 +70,32 @@ def clips(n: int) -> tuple[np.ndarray, str]:
     return out, "synthetic chirps (real recordings not found)"
 
 
+def _libc() -> object | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def mmap_large_allocations() -> bool:
+    """Make glibc serve every allocation >= 64 KiB by mmap (returned to the OS on free); False if not glibc."""
+    libc = _libc()
+    m_mmap_threshold = -3
+    return bool(libc is not None and libc.mallopt(m_mmap_threshold, 64 * 1024))
+
+
+def release_free_memory() -> None:
+    """Give free heap memory back to the OS (glibc ``malloc_trim``), so the next call's growth is visible."""
+    import gc
+
+    gc.collect()
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 def rss_bytes() -> int:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -76,6 +103,7 @@ def rss_bytes() -> int:
 
 def peak_rss_growth(fn: Callable[[], object]) -> int:
     """Run ``fn`` once and return the peak RSS growth (bytes) above the RSS just before it."""
+    release_free_memory()
     base = rss_bytes()
     peak = base
     done = threading.Event()
@@ -105,6 +133,15 @@ def median_ms(fn: Callable[[], object], repeats: int, sync: Callable[[], None] |
             sync()
         times.append(1e3 * (time.perf_counter() - t0))
     return statistics.median(times)
+
+
+def paired_ms(fn_a: Callable[[], object], fn_b: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median times (ms) of ``fn_a`` and ``fn_b`` run alternately, so load changes hit both alike."""
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(median_ms(fn_a, 1))
+        b.append(median_ms(fn_b, 1))
+    return statistics.median(a), statistics.median(b)
 
 
 def librosa_funcs() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
@@ -161,39 +198,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, cuda {cuda}")
     if skipped:
         print(f"skipped (not in dlmir.frontends yet): {', '.join(skipped)}")
-    header = (
-        f"{'front end':<9} | {'single: librosa':>15} {'dlmir':>9} {'ratio':>6} | "
-        f"{'batch: librosa':>14} {'dlmir':>9} {'ratio':>6} | {'peak RSS MB: librosa':>20} {'dlmir':>7}"
-    )
-    if cuda:
-        header += f" | {'GPU ms':>8} {'ratio':>7}"
-    print(header)
-    print("-" * len(header))
-    for kind in kinds:
+
+    def batch_runners(kind: str) -> tuple[Callable[[], object], Callable[[], object], Callable[[], object]]:
         f_lib, fe = lib[kind], ours[kind]
 
-        def run_lib_batch(f_lib: Callable = f_lib) -> list:
-            return [f_lib(y) for y in audio]
-
-        def run_ours(x: np.ndarray, fe: torch.nn.Module = fe) -> torch.Tensor:
+        def run_ours(x: np.ndarray) -> torch.Tensor:
             with torch.inference_mode():
                 return fe(torch.from_numpy(x))
 
-        f_lib(single[0])  # warm-up: numba compilation, FFT plans, caches
-        run_ours(single)
-        run_ours(audio)
-        lib_1 = median_ms(lambda f_lib=f_lib: f_lib(single[0]), repeats)
-        ours_1 = median_ms(lambda run_ours=run_ours: run_ours(single), repeats)
-        lib_b = median_ms(run_lib_batch, repeats)
-        ours_b = median_ms(lambda run_ours=run_ours: run_ours(audio), repeats)
-        mem_lib = peak_rss_growth(run_lib_batch) / 2**20
-        mem_ours = peak_rss_growth(lambda run_ours=run_ours: run_ours(audio)) / 2**20
-        line = (
-            f"{kind:<9} | {lib_1:>12.1f} ms {ours_1:>6.1f} ms {ours_1 / lib_1:>6.2f} | "
-            f"{lib_b:>11.1f} ms {ours_b:>6.1f} ms {ours_b / lib_b:>6.2f} | {mem_lib:>20.0f} {mem_ours:>7.0f}"
-        )
+        return (lambda: [f_lib(y) for y in audio]), (lambda: run_ours(audio)), (lambda: run_ours(single))
+
+    # phase 1: times (glibc's default allocator behaviour), librosa and dlmir alternating repeat by repeat
+    rows: dict[str, list[float]] = {}
+    for kind in kinds:
+        lib_batch, ours_batch, ours_single = batch_runners(kind)
+        lib_single = lambda f=lib[kind]: f(single[0])  # noqa: E731
+        lib_single(), ours_single(), ours_batch()  # warm-up: numba compilation, FFT plans, caches
+        lib_1, ours_1 = paired_ms(lib_single, ours_single, repeats)
+        lib_b, ours_b = paired_ms(lib_batch, ours_batch, repeats)
+        rows[kind] = [lib_1, ours_1, lib_b, ours_b]
         if cuda:
-            fe_gpu = fe.to("cuda")
+            fe_gpu = ours[kind].to("cuda")
             x_gpu = torch.from_numpy(audio).to("cuda")
 
             def run_gpu(fe_gpu: torch.nn.Module = fe_gpu, x_gpu: torch.Tensor = x_gpu) -> torch.Tensor:
@@ -202,10 +227,36 @@ def main(argv: list[str] | None = None) -> int:
 
             run_gpu()
             torch.cuda.synchronize()
-            gpu_b = median_ms(run_gpu, repeats, sync=torch.cuda.synchronize)
-            line += f" | {gpu_b:>8.1f} {gpu_b / lib_b:>7.3f}"
-            fe.to("cpu")
-        print(line, flush=True)
+            rows[kind].append(median_ms(run_gpu, repeats, sync=torch.cuda.synchronize))
+            ours[kind].to("cpu")
+        print(f"  timed {kind}", file=sys.stderr, flush=True)
+
+    # phase 2: peak memory of one batch call each, with every large array its own mmap
+    exact_rss = mmap_large_allocations()
+    for kind in kinds:
+        lib_batch, ours_batch, _ = batch_runners(kind)
+        rows[kind] += [peak_rss_growth(lib_batch) / 2**20, peak_rss_growth(ours_batch) / 2**20]
+
+    if not exact_rss:
+        print("note: could not set M_MMAP_THRESHOLD (not glibc); peak RSS may under-count reused memory")
+    header = (
+        f"{'front end':<9} | {'single: librosa':>15} {'dlmir':>9} {'ratio':>6} | "
+        f"{'batch: librosa':>14} {'dlmir':>9} {'ratio':>6} | {'peak RSS MB: librosa':>20} {'dlmir':>7}"
+    )
+    if cuda:
+        header += f" | {'GPU batch ms':>12} {'GPU/librosa':>11}"
+    print(header)
+    print("-" * len(header))
+    for kind, row in rows.items():
+        lib_1, ours_1, lib_b, ours_b = row[:4]
+        mem_lib, mem_ours = row[-2:]
+        line = (
+            f"{kind:<9} | {lib_1:>12.1f} ms {ours_1:>6.1f} ms {ours_1 / lib_1:>6.2f} | "
+            f"{lib_b:>11.1f} ms {ours_b:>6.1f} ms {ours_b / lib_b:>6.2f} | {mem_lib:>20.0f} {mem_ours:>7.0f}"
+        )
+        if cuda:
+            line += f" | {row[4]:>9.1f} ms {row[4] / lib_b:>11.4f}"
+        print(line)
     return 0
 
 
