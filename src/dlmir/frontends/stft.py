@@ -101,16 +101,16 @@ class DFT(Stage):
         self._designed = True
 
     # -- fast-path bookkeeping -----------------------------------------------------------------
-    def _token(self) -> tuple | None:
+    def _token(self) -> tuple:
         tensors = (self.real, self.imag, self.window)
-        if any(t.is_inference() for t in tensors):  # built under inference_mode: no version counter
-            return None
+        if any(t.is_inference() for t in tensors):  # built under inference_mode: no version counter, so only
+            return tuple(t.data_ptr() for t in tensors)  # replaced tensors are seen (not in-place edits made there)
         return tuple(v for t in tensors for v in (t.data_ptr(), t._version))
 
     def is_designed(self) -> bool:
         """True when the kernels still equal the windowed DFT of ``self.window`` (checked once per change)."""
         token = self._token()
-        if token is None or token != self._designed_token:
+        if token != self._designed_token:
             with torch.no_grad():
                 real, imag = self._kernels_from_window(self.real.dtype, self.real.device)
                 tol = 1e-6  # designed kernels rounded to float32 still count as designed
