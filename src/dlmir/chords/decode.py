@@ -1,0 +1,162 @@
+"""From chroma to chord segments: template matching, then Viterbi (or median) smoothing.
+
+Every chroma variant (designed, learned 1-layer, 2-layer, regularised) goes through the same
+decoder, so the comparison isolates the chroma:
+
+1. score each frame against each chord template by cosine similarity (the no-chord class ``N``
+   is scored against a flat chroma, minus ``no_chord_penalty``);
+2. turn scores into per-frame class probabilities ``softmax(beta * score)``;
+3. smooth: ``'viterbi'`` runs a self-transition-biased HMM
+   (:func:`librosa.sequence.viterbi_discriminative` with :func:`librosa.sequence.transition_loop`),
+   ``'median'`` median-filters the scores over ``median_frames`` frames before the arg-max, ``'none'``
+   takes the frame-wise arg-max;
+4. merge runs of equal labels into ``(start, end)`` intervals in seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlmir.errors import ParameterError
+
+METHODS = ("viterbi", "median", "none")
+
+
+def vocabulary_templates(vocabulary: str = "majmin") -> tuple[np.ndarray, list[str]]:
+    """Templates ``(n_classes, 12)`` and labels of a :class:`dlmir.chords.ChordVocabulary` (``N`` row zeros)."""
+    from dlmir.chords import ChordVocabulary
+
+    vocab = ChordVocabulary(vocabulary)
+    return np.asarray(vocab.templates, dtype=np.float64), list(vocab.labels)
+
+
+def template_scores(chroma: np.ndarray, templates: np.ndarray, *, no_chord_penalty: float = 0.1) -> np.ndarray:
+    """Cosine similarity of each chroma frame to each template.
+
+    Parameters
+    ----------
+    chroma : array ``(12, frames)``
+    templates : array ``(n_classes, 12)``; an all-zero row is the no-chord class, scored as the
+        cosine to a flat chroma minus ``no_chord_penalty``. A silent (all-zero) frame scores 1 for
+        no-chord and 0 for every chord.
+
+    Returns
+    -------
+    scores : array ``(n_classes, frames)`` in ``[-1, 1]``
+    """
+    chroma = np.asarray(chroma, dtype=np.float64)
+    templates = np.asarray(templates, dtype=np.float64)
+    if chroma.ndim != 2 or chroma.shape[0] != 12:
+        raise ParameterError(f"chroma must have shape (12, frames), got {chroma.shape}")
+    if templates.ndim != 2 or templates.shape[1] != 12:
+        raise ParameterError(f"templates must have shape (n_classes, 12), got {templates.shape}")
+    t_norm = np.linalg.norm(templates, axis=1, keepdims=True)
+    is_n = t_norm[:, 0] == 0
+    unit_t = np.where(is_n[:, None], 1.0 / np.sqrt(12.0), templates / np.where(t_norm > 0, t_norm, 1.0))
+    c_norm = np.linalg.norm(chroma, axis=0, keepdims=True)
+    silent = c_norm[0] <= 1e-10
+    unit_c = chroma / np.where(c_norm > 1e-10, c_norm, 1.0)
+    scores = unit_t @ unit_c
+    scores[is_n] -= no_chord_penalty
+    scores[:, silent] = 0.0
+    scores[np.ix_(is_n, silent)] = 1.0
+    return scores
+
+
+def frames_to_segments(labels: list[str] | np.ndarray, *, sr: float, hop_length: int) -> tuple[np.ndarray, list[str]]:
+    """Merge runs of equal frame labels into intervals ``(n, 2)`` in seconds (frame ``i`` spans
+    ``[i, i + 1) * hop_length / sr``) and their labels."""
+    if len(labels) == 0:
+        raise ParameterError("cannot segment an empty label sequence (0 frames)")
+    labels = list(labels)
+    step = hop_length / float(sr)
+    starts = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+    ends = starts[1:] + [len(labels)]
+    intervals = np.array([[s * step, e * step] for s, e in zip(starts, ends, strict=True)])
+    return intervals, [labels[s] for s in starts]
+
+
+def decode_frames(
+    chroma: np.ndarray,
+    templates: np.ndarray,
+    *,
+    method: str = "viterbi",
+    p_self: float = 0.9,
+    beta: float = 10.0,
+    median_frames: int = 9,
+    no_chord_penalty: float = 0.1,
+) -> np.ndarray:
+    """Class index per frame ``(frames,)`` for ``chroma`` ``(12, frames)`` and ``templates`` ``(n_classes, 12)``."""
+    import librosa
+
+    if method not in METHODS:
+        raise ParameterError(f"method must be one of {METHODS}, got {method!r}")
+    if not 0.0 < p_self < 1.0:
+        raise ParameterError(f"p_self (self-transition probability) must be in (0, 1), got {p_self}")
+    if median_frames < 1 or median_frames % 2 == 0:
+        raise ParameterError(f"median_frames must be an odd number of frames >= 1, got {median_frames}")
+    scores = template_scores(chroma, templates, no_chord_penalty=no_chord_penalty)
+    if method == "median":
+        from scipy.ndimage import median_filter
+
+        scores = median_filter(scores, size=(1, median_frames), mode="nearest")
+    if method in ("median", "none"):
+        return scores.argmax(axis=0)
+    logits = beta * scores
+    prob = np.exp(logits - logits.max(axis=0, keepdims=True))
+    prob /= prob.sum(axis=0, keepdims=True)
+    transition = librosa.sequence.transition_loop(len(templates), p_self)
+    return librosa.sequence.viterbi_discriminative(prob, transition)
+
+
+def decode(
+    chroma: np.ndarray,
+    *,
+    sr: float = 22050,
+    hop_length: int = 512,
+    vocabulary: str = "majmin",
+    templates: np.ndarray | None = None,
+    labels: list[str] | None = None,
+    method: str = "viterbi",
+    p_self: float = 0.9,
+    beta: float = 10.0,
+    median_frames: int = 9,
+    no_chord_penalty: float = 0.1,
+) -> tuple[np.ndarray, list[str]]:
+    """Chord segments from a chromagram.
+
+    Parameters
+    ----------
+    chroma : array ``(12, frames)``, one frame every ``hop_length`` samples at ``sr`` Hz.
+    vocabulary : ``'majmin'`` (25 classes) or ``'full'`` (157), from :class:`dlmir.chords.ChordVocabulary`;
+        ignored when ``templates`` and ``labels`` are given.
+    method : ``'viterbi'`` | ``'median'`` | ``'none'`` (see the module docstring).
+    p_self : HMM self-transition probability (Viterbi).
+    beta : inverse temperature turning cosine scores into probabilities (Viterbi).
+    median_frames : median-filter length in frames (odd).
+
+    Returns
+    -------
+    intervals : array ``(n_segments, 2)``, start and end in seconds
+    labels : list of ``n_segments`` Harte labels
+    """
+    if (templates is None) != (labels is None):
+        raise ParameterError("pass both templates and labels, or neither (to use a vocabulary)")
+    if templates is None:
+        templates, labels = vocabulary_templates(vocabulary)
+    assert labels is not None
+    if len(labels) != len(templates):
+        raise ParameterError(f"{len(labels)} labels for {len(templates)} templates")
+    idx = decode_frames(
+        chroma,
+        templates,
+        method=method,
+        p_self=p_self,
+        beta=beta,
+        median_frames=median_frames,
+        no_chord_penalty=no_chord_penalty,
+    )
+    return frames_to_segments([labels[i] for i in idx], sr=sr, hop_length=hop_length)
+
+
+__all__ = ["METHODS", "decode", "decode_frames", "frames_to_segments", "template_scores", "vocabulary_templates"]

@@ -1,0 +1,109 @@
+"""mir_eval wrappers, one function per task; score names are mir_eval's own.
+
+Chord scores are duration-weighted (mir_eval's weighted accuracy per file); across files,
+:func:`chords_many` weights each file by its annotated duration (MIREX's weighted chord symbol recall).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from dlmir.errors import AnnotationError, ParameterError
+
+CHORD_METRICS = ("root", "majmin", "triads", "sevenths", "tetrads")
+
+
+def _read_lab(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
+    import mir_eval
+
+    path = Path(path)
+    if not path.exists():
+        raise AnnotationError(f"{path}: no such chord annotation file")
+    try:
+        intervals, labels = mir_eval.io.load_labeled_intervals(str(path))
+    except Exception as exc:
+        raise AnnotationError(f"{path}: cannot read as start/end/label lines ({exc})") from exc
+    return intervals, list(labels)
+
+
+def chords(
+    ref_intervals: np.ndarray,
+    ref_labels: list[str],
+    est_intervals: np.ndarray,
+    est_labels: list[str],
+) -> OrderedDict[str, float]:
+    """All of :func:`mir_eval.chord.evaluate`'s scores (root, majmin, triads, sevenths, tetrads, *_inv,
+    thirds, mirex, seg, overseg, underseg) for one file; intervals ``(n, 2)`` in seconds, Harte labels."""
+    import mir_eval
+
+    try:
+        return mir_eval.chord.evaluate(ref_intervals, list(ref_labels), est_intervals, list(est_labels))
+    except ValueError as exc:  # mir_eval raises ValueError / InvalidChordException for bad labels/intervals
+        raise AnnotationError(f"chord evaluation failed: {exc}") from exc
+
+
+def chord_files(reference: str | os.PathLike[str], estimate: str | os.PathLike[str]) -> OrderedDict[str, float]:
+    """:func:`chords` for two ``.lab`` files (``start end label`` lines, seconds)."""
+    ref_i, ref_l = _read_lab(reference)
+    est_i, est_l = _read_lab(estimate)
+    return chords(ref_i, ref_l, est_i, est_l)
+
+
+def chords_many(
+    pairs: list[tuple[np.ndarray, list[str], np.ndarray, list[str]]],
+    *,
+    metrics: tuple[str, ...] = CHORD_METRICS,
+) -> OrderedDict[str, float]:
+    """Duration-weighted mean over files of each chord ``metric`` (each file weighted by its reference
+    duration, as MIREX's WCSR). ``pairs`` holds ``(ref_intervals, ref_labels, est_intervals, est_labels)``."""
+    if not pairs:
+        raise ParameterError("no files to evaluate")
+    totals: OrderedDict[str, float] = OrderedDict((m, 0.0) for m in metrics)
+    weight = 0.0
+    for ref_i, ref_l, est_i, est_l in pairs:
+        scores = chords(ref_i, ref_l, est_i, est_l)
+        dur = float(np.sum(ref_i[:, 1] - ref_i[:, 0]))
+        for m in metrics:
+            totals[m] += scores[m] * dur
+        weight += dur
+    return OrderedDict((m, v / weight) for m, v in totals.items())
+
+
+def onsets(reference: np.ndarray, estimate: np.ndarray, *, window: float = 0.05) -> OrderedDict[str, float]:
+    """:func:`mir_eval.onset.evaluate` (F-measure, Precision, Recall) with a ``window`` in seconds."""
+    import mir_eval
+
+    return mir_eval.onset.evaluate(np.asarray(reference), np.asarray(estimate), window=window)
+
+
+def beats(reference: np.ndarray, estimate: np.ndarray) -> OrderedDict[str, float]:
+    """:func:`mir_eval.beat.evaluate` (F-measure, Cemgil, P-score, CMLt, AMLt, ...); times in seconds."""
+    import mir_eval
+
+    return mir_eval.beat.evaluate(np.asarray(reference), np.asarray(estimate))
+
+
+def tempo(reference_tempi: np.ndarray, reference_weight: float, estimated_tempi: np.ndarray) -> OrderedDict[str, float]:
+    """:func:`mir_eval.tempo.evaluate` (P-score, One-correct, Both-correct); two tempi each, in BPM."""
+    import mir_eval
+
+    return mir_eval.tempo.evaluate(np.asarray(reference_tempi), float(reference_weight), np.asarray(estimated_tempi))
+
+
+def markdown_table(rows: list[dict[str, object]], *, floatfmt: str = "{:.1f}", scale: float = 100.0) -> str:
+    """A Markdown table of ``rows`` (dicts with the same keys); floats shown as ``floatfmt`` of ``value * scale``."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "| " + " | ".join("---" for _ in keys) + " |"]
+    for row in rows:
+        cells = [floatfmt.format(v * scale) if isinstance(v, float) else str(v) for v in row.values()]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+__all__ = ["CHORD_METRICS", "beats", "chord_files", "chords", "chords_many", "markdown_table", "onsets", "tempo"]

@@ -1,0 +1,113 @@
+"""LearnedChroma: designed start equals the octave-folded log-CQT; shapes; training step; save/load."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from dlmir.errors import ParameterError
+from dlmir.models import LearnedChroma, load, save
+from dlmir.train.regularizers import Regularization, apply_max_norm, l1_penalty
+
+
+def _cqt(n_bins: int = 192, frames: int = 20, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    return torch.from_numpy(rng.gamma(0.5, 0.05, size=(2, n_bins, frames)).astype(np.float32))
+
+
+def test_octave_init_reproduces_designed_chroma_exactly():
+    x = _cqt()
+    model = LearnedChroma(init="octave", output="linear", log_gain=100.0)
+    designed = librosa.filters.cq_to_chroma(192, bins_per_octave=24, n_chroma=12, fmin=librosa.note_to_hz("C1"))
+    expected = np.einsum("cf,bft->bct", designed, np.log1p(100.0 * x.numpy().astype(np.float64)))
+    got = model(x).detach().numpy()
+    assert got.shape == (2, 12, 20)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert model.weight.shape == (12, 192)
+
+
+def test_octave_init_with_context_uses_centre_frame_only():
+    x = _cqt(frames=9)
+    plain = LearnedChroma(output="linear")
+    ctx = LearnedChroma(output="linear", context=2)
+    np.testing.assert_allclose(ctx(x).detach().numpy(), plain(x).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_patch_input_equals_centre_frame_of_feature_input():
+    x = _cqt(frames=7)
+    model = LearnedChroma(context=1, init="random", seed=3)
+    full = model(x)  # (2, 12, 7)
+    # patch around frame 3 of item 0: frames 2,3,4 as (1, 1, 3, n_bins)
+    patch = x[0, :, 2:5].T.reshape(1, 1, 3, 192)
+    out = model(patch)
+    assert out.shape == (1, 12, 1)
+    np.testing.assert_allclose(out[0, :, 0].detach().numpy(), full[0, :, 3].detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_tanh_output_sums_to_one():
+    out = LearnedChroma(init="octave")(_cqt())
+    np.testing.assert_allclose(out.sum(dim=1).detach().numpy(), 1.0, rtol=1e-5)
+    assert float(out.detach().min()) > 0
+
+
+def test_one_training_step_lowers_loss_on_fixed_batch():
+    torch.manual_seed(0)
+    x = _cqt(frames=16)
+    target = torch.zeros(2, 12, 16)
+    target[:, [0, 4, 7], :] = 1 / 3
+    for layers in (1, 2):
+        model = LearnedChroma(layers=layers, hidden=16, init="random", seed=0)
+        model.fit_standardization(x)
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        before = torch.nn.functional.mse_loss(model(x), target)
+        before.backward()
+        opt.step()
+        after = torch.nn.functional.mse_loss(model(x), target)
+        assert float(after) < float(before)
+
+
+def test_standardization_and_pca_init():
+    x = _cqt(frames=50)
+    model = LearnedChroma(layers=2, hidden=8, hidden_init="pca", seed=0).fit_standardization(x)
+    z = model.features(x).transpose(1, 2).reshape(-1, 192)
+    np.testing.assert_allclose(z.mean(0).numpy(), 0.0, atol=1e-4)
+    # hidden units are orthogonal directions (principal axes)
+    w = model["hidden"].weight.detach()
+    gram = (w / w.norm(dim=1, keepdim=True)) @ (w / w.norm(dim=1, keepdim=True)).T
+    np.testing.assert_allclose(gram.numpy(), np.eye(8), atol=1e-4)
+
+
+def test_regularizers():
+    model = LearnedChroma(init="random", seed=1)
+    w = model["chroma"].weight
+    assert float(l1_penalty(model)) == pytest.approx(float(w.abs().sum()), rel=1e-6)
+    with torch.no_grad():
+        w[0] *= 1000
+    changed = apply_max_norm(model, 0.5)
+    assert changed >= 1
+    assert float(w.norm(dim=1).max()) <= 0.5 + 1e-6
+    with pytest.raises(ParameterError):
+        Regularization(max_norm=0)
+
+
+def test_save_load_roundtrip(tmp_path):
+    model = LearnedChroma(layers=2, hidden=5, context=1, init="random", seed=2)
+    model.fit_standardization(_cqt(frames=10))
+    save(model, tmp_path / "run")
+    back = load(tmp_path / "run")
+    x = _cqt(frames=6, seed=5)
+    np.testing.assert_allclose(back(x).detach().numpy(), model.eval()(x).detach().numpy(), rtol=1e-6)
+    assert back.config == model.config
+
+
+def test_bad_parameters_raise():
+    with pytest.raises(ParameterError):
+        LearnedChroma(layers=3)
+    with pytest.raises(ParameterError):
+        LearnedChroma(init="pca")
+    with pytest.raises(ParameterError, match="192"):
+        LearnedChroma()(torch.zeros(1, 84, 3))
+    with pytest.raises(ParameterError):
+        load("/nonexistent/run")
