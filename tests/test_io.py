@@ -114,6 +114,10 @@ def test_check_signal_errors() -> None:
         check_signal(np.zeros(0))
     with pytest.raises(AudioError, match="NaN or infinite"):
         check_signal(np.array([0.0, np.inf]))
+    with pytest.raises(AudioError, match="NaN or infinite"):
+        check_signal(np.array([np.inf, -np.inf, 0.0], dtype=np.float32))  # the sum is NaN
+    big = np.full(10, 3e38, dtype=np.float32)  # finite samples whose float32 sum overflows: accepted
+    assert torch.equal(check_signal(big)[0], torch.from_numpy(big))
     with pytest.raises(ParameterError, match="floating point"):
         check_signal(np.zeros(10, dtype=np.int32))
     with pytest.raises(ParameterError, match="numpy array"):

@@ -19,7 +19,7 @@ from dlmir.frontends import params
 from dlmir.frontends.base import FrontEnd
 from dlmir.frontends.stft import make_dft
 from dlmir.io import check_signal
-from dlmir.layers import AmplitudeToDB, Dense, Modulus
+from dlmir.layers import AmplitudeToDB, Cascade, Dense, Modulus
 
 
 def mel_filterbank(
@@ -77,8 +77,8 @@ class _MelCascade(FrontEnd):
         y = check_signal(y, min_samples=self.min_samples)
         step = max(1, _CHUNK_SAMPLES // y.shape[-1])
         if y.shape[0] <= step:
-            return super().forward(y)
-        return torch.cat([super(_MelCascade, self).forward(y[i : i + step]) for i in range(0, y.shape[0], step)])
+            return Cascade.forward(self, y)  # the signal is checked already
+        return torch.cat([Cascade.forward(self, y[i : i + step]) for i in range(0, y.shape[0], step)])
 
     def _build_mel(
         self,
