@@ -30,8 +30,8 @@ def features(
 ) -> None:
     """Compute a designed front end for each AUDIO file; writes (features, frames) arrays to OUT.
 
-    stft and cqt are saved as magnitudes. Files that fail are reported by name at the end (exit
-    status 1); the others are still processed.
+    stft and cqt are saved as magnitudes. Files that fail are named at the end (exit status 1);
+    the others are still processed.
     """
     from tqdm import tqdm
 
