@@ -30,8 +30,7 @@ def features(
 ) -> None:
     """Compute a designed front end for each AUDIO file; writes (features, frames) arrays to OUT.
 
-    stft and cqt are saved as magnitudes. Files that fail are named at the end (exit status 1);
-    the others are still processed.
+    stft and cqt are saved as magnitudes. Failed files are named at the end (exit status 1); the rest still run.
     """
     from tqdm import tqdm
 
