@@ -210,3 +210,13 @@ def test_cascade_list_replace_freeze_unfreeze() -> None:
         net.append("proj", Tanh())
     with pytest.raises(ParameterError, match="nn.Module"):
         net.append("f", lambda t: t)  # type: ignore[arg-type]
+
+
+def test_stage_freeze_unfreeze_and_as_parameter_precision() -> None:
+    layer = Dense(np.eye(3))
+    assert not layer.trainable and layer.weight.dtype == torch.float64  # numpy float64 keeps its precision
+    assert layer.unfreeze().trainable and not layer.freeze().trainable
+    x = torch.ones(1, 3, 2, requires_grad=True)
+    layer.unfreeze()
+    layer(x).sum().backward()
+    assert torch.equal(layer.weight.grad, torch.full((3, 3), 2.0, dtype=torch.float64))  # sum over 2 frames
