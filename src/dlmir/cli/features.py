@@ -38,7 +38,7 @@ def features(
     from dlmir.frontends import extract, frontend
 
     try:
-        frontend(kind.value, sr=sr, hop_length=hop_length)  # check the parameters once, before any file
+        fe = frontend(kind.value, sr=sr, hop_length=hop_length)  # built (and checked) once, before any file
     except DlmirError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -52,7 +52,7 @@ def features(
     written = 0
     for path in tqdm(audio, desc=f"{kind.value} features", unit="file", disable=len(audio) < 2):
         try:
-            extract(path, kind.value, out, sr=sr, hop_length=hop_length, plot=plot)
+            extract(path, kind.value, out, sr=sr, hop_length=hop_length, plot=plot, fe=fe)
             written += 1
         except DlmirError as exc:
             message = str(exc)

@@ -91,12 +91,14 @@ def extract(
     sr: float = 22050,
     hop_length: int = 512,
     plot: bool = False,
+    fe: FrontEnd | None = None,
     **kwargs: Any,
 ) -> list[Path]:
     """Load one audio file, compute ``kind`` and write ``<out_dir>/<stem>.npy`` (and ``<stem>.png`` with ``plot``).
 
     The array has shape ``(features, frames)`` (magnitudes for ``stft``/``cqt``), float32. Files are written
     under a temporary name and renamed, so a failure never leaves a partial file. Returns the written paths.
+    Pass ``fe`` (from :func:`frontend`) to reuse one front end over many files instead of building it per file.
 
     Raises
     ------
@@ -106,7 +108,7 @@ def extract(
     from dlmir.io import load
 
     path, out_dir = Path(path), Path(out_dir)
-    fe = frontend(kind, sr=sr, hop_length=hop_length, **kwargs)
+    fe = frontend(kind, sr=sr, hop_length=hop_length, **kwargs) if fe is None else fe
     y, file_sr = load(path, sr=sr)
     try:
         feature = _apply(fe, y)
