@@ -251,13 +251,19 @@ class LearnedChroma(Cascade):
             )
         return patches.reshape(patches.shape[0], width * self.n_bins, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, n_bins, frames)`` or patches ``(batch, 1, 2c+1, n_bins)`` -> ``(batch, 12, frames)``."""
+    def forward(self, x: torch.Tensor, *, until: str | None = None) -> torch.Tensor:
+        """``(batch, n_bins, frames)`` or patches ``(batch, 1, 2c+1, n_bins)`` -> ``(batch, 12, frames)``.
+
+        ``until`` stops after the named stage and returns its output (e.g. ``'rectify'``: the hidden
+        activations of a 2-layer model).
+        """
+        if until is not None:
+            self._check(until)
         if x.ndim == 2:
             x = x.unsqueeze(0)
         if x.ndim == 4:
             x = self.patches_to_stacked(x)
-            skip = ("context",)
+            skip: tuple[str, ...] = ("context",)
         elif x.ndim == 3:
             if x.shape[1] != self.n_bins:
                 raise ParameterError(f"expected {self.n_bins} CQT bins on axis 1, got input of shape {tuple(x.shape)}")
@@ -269,6 +275,8 @@ class LearnedChroma(Cascade):
         for name, module in self:
             if name not in skip:
                 x = module(x)
+            if name == until:
+                break
         return x
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
