@@ -5,11 +5,13 @@ Usage::
     python benchmarks/frontends.py            # 1 x 30 s clip and a batch of 16 x 30 s clips, 5 repeats
     python benchmarks/frontends.py --quick    # batch of 4, 2 repeats (a smoke run)
 
-For each front end (stft, mel, mfcc, onset, and cqt/chroma when ``dlmir.frontends.CQT``/``Chroma`` exist) it
+For each front end (stft, mel, mfcc, onset, cqt, chroma; cqt/chroma only where ``dlmir.frontends`` has them) it
 prints the median wall time of librosa and of dlmir, and the ratio dlmir/librosa (< 1: dlmir is faster):
 
 * single: one 30 s clip at 22050 Hz (librosa: one call; dlmir: one call on ``(1, samples)``);
-* batch: 16 clips of 30 s (librosa: a Python loop over the clips, as users run it; dlmir: one batched call).
+* batch: 16 clips of 30 s (librosa: a Python loop over the clips, as users run it; dlmir: one batched call);
+* chroma is compared with ``librosa.feature.chroma_cqt(..., tuning=0.0)``: dlmir's Chroma does not estimate
+  tuning (librosa's default ``tuning=None`` would add its tuning estimate to librosa's time).
 
 dlmir runs frozen (designed parameters) under :func:`torch.inference_mode` on float32 audio. Both sides are
 warmed up first (librosa's first call compiles numba code for several seconds).
@@ -153,7 +155,7 @@ def librosa_funcs() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
         "mfcc": lambda y: librosa.feature.mfcc(y=y, sr=SR, hop_length=512),
         "onset": lambda y: librosa.onset.onset_strength(y=y, sr=SR, hop_length=512),
         "cqt": lambda y: np.abs(librosa.cqt(y, sr=SR, hop_length=512)),
-        "chroma": lambda y: librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=512),
+        "chroma": lambda y: librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=512, tuning=0.0),
     }
 
 
@@ -166,10 +168,10 @@ def dlmir_frontends() -> dict[str, torch.nn.Module]:
         "mfcc": fe.MFCC(sr=SR, hop_length=512),
         "onset": fe.OnsetStrength(sr=SR, hop_length=512),
     }
-    if fe.CQT is not None:
-        out["cqt"] = fe.CQT(sr=SR, hop_length=512)
-    if fe.Chroma is not None:
-        out["chroma"] = fe.Chroma(sr=SR, hop_length=512)
+    for name in ("CQT", "Chroma"):
+        cls = getattr(fe, name, None)
+        if cls is not None:
+            out[name.lower()] = cls(sr=SR, hop_length=512)
     return out
 
 

@@ -61,6 +61,21 @@ def test_kinds_sr_and_hop(tmp_path: Path, kind: str) -> None:
     assert rel_err(feature, ref) <= 1e-3
 
 
+@pytest.mark.parametrize("kind", ["cqt", "chroma"])
+def test_cqt_and_chroma(tmp_path: Path, kind: str) -> None:
+    path = shortest()
+    result = runner.invoke(app, ["features", str(path), "--kind", kind, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    feature = np.load(tmp_path / f"{path.stem}.npy")
+    y, sr = load(path, sr=22050)
+    if kind == "cqt":
+        ref = np.abs(librosa.cqt(y, sr=sr, hop_length=512))
+    else:
+        ref = librosa.feature.chroma_cqt(y=y, sr=sr, hop_length=512, tuning=0.0)  # dlmir's default tuning
+    assert feature.shape == ref.shape
+    assert rel_err(feature, ref) <= 1e-2
+
+
 def test_bad_files_are_named_and_the_rest_processed(tmp_path: Path) -> None:
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"not audio at all" * 64)

@@ -16,18 +16,11 @@ import torch
 
 from dlmir.errors import AudioError, ParameterError
 from dlmir.frontends.base import FrontEnd
+from dlmir.frontends.chroma import Chroma
+from dlmir.frontends.cqt import CQT
 from dlmir.frontends.mel import MFCC, MelSpectrogram
 from dlmir.frontends.onset import OnsetStrength
 from dlmir.frontends.stft import STFT
-
-try:  # written by another helper; present once merged
-    from dlmir.frontends.cqt import CQT
-except ImportError:  # pragma: no cover - only while cqt.py does not exist yet
-    CQT = None  # type: ignore[assignment,misc]
-try:
-    from dlmir.frontends.chroma import Chroma
-except ImportError:  # pragma: no cover
-    Chroma = None  # type: ignore[assignment,misc]
 
 KINDS = ("stft", "mel", "mfcc", "cqt", "chroma", "onset")
 
@@ -45,11 +38,10 @@ def frontend(kind: str, *, sr: float = 22050, hop_length: int = 512, **kwargs: A
         return MFCC(sr=sr, hop_length=hop_length, **kwargs)
     if kind == "onset":
         return OnsetStrength(sr=sr, hop_length=hop_length, **kwargs)
-    if kind in ("cqt", "chroma"):
-        cls = CQT if kind == "cqt" else Chroma
-        if cls is None:
-            raise ParameterError(f"kind={kind!r} is not available in this build of dlmir (dlmir.frontends.{kind})")
-        return cls(sr=sr, hop_length=hop_length, **kwargs)
+    if kind == "cqt":
+        return CQT(sr=sr, hop_length=hop_length, **kwargs)
+    if kind == "chroma":
+        return Chroma(sr=sr, hop_length=hop_length, **kwargs)
     raise ParameterError(f"unknown feature kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
