@@ -106,4 +106,102 @@ def markdown_table(rows: list[dict[str, object]], *, floatfmt: str = "{:.1f}", s
     return "\n".join(lines)
 
 
-__all__ = ["CHORD_METRICS", "beats", "chord_files", "chords", "chords_many", "markdown_table", "onsets", "tempo"]
+DESIGNED = ("designed", "designed-log")
+
+
+def chroma_of(variant: object, cqt: np.ndarray) -> np.ndarray:
+    """Chroma ``(12, frames)`` of a CQT magnitude ``(n_bins, frames)`` (default chord CQT: 192 bins, 24/octave).
+
+    ``variant`` is a model (``(batch, n_bins, frames) -> (batch, 12, frames)``), ``'designed'``
+    (the octave-equivalence matrix applied to the CQT magnitude: :func:`librosa.feature.chroma_cqt`
+    up to its per-frame normalisation, which cosine matching ignores) or ``'designed-log'`` (the same
+    on ``log(1 + 100 CQT)``).
+    """
+    import torch
+
+    from dlmir.frontends.chroma import octave_matrix
+
+    if isinstance(variant, str):
+        if variant not in DESIGNED:
+            raise ParameterError(f"unknown chroma variant {variant!r}; use a model or one of {DESIGNED}")
+        m = octave_matrix(cqt.shape[0], 24)
+        return m @ (np.log1p(100.0 * cqt) if variant == "designed-log" else cqt)
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(cqt, dtype=np.float32))[None]
+        return variant(x)[0].float().numpy()  # type: ignore[operator]
+
+
+def chroma_table(
+    dataset: str | os.PathLike[str],
+    variants: dict[str, object],
+    *,
+    split: str = "test",
+    vocabulary: str = "majmin",
+    method: str = "viterbi",
+    metrics: tuple[str, ...] = CHORD_METRICS,
+    max_items: int | None = None,
+    progress: bool = False,
+) -> list[dict[str, object]]:
+    """Chord recognition scores of several chroma variants on one split of a dataset folder.
+
+    Every variant's chroma goes through the same decoder (:func:`dlmir.chords.decode.decode`: cosine
+    template matching against the ``vocabulary`` + ``method`` smoothing) and is scored against the
+    reference ``.lab`` with :func:`chords_many` (duration-weighted over files).
+
+    Returns one row per variant: ``{"variant": name, "items": n, <metric>: score in [0, 1], ...}``.
+    """
+    from tqdm import tqdm
+
+    from dlmir.chords.decode import decode, vocabulary_templates
+    from dlmir.train.chord_data import CHORD_CQT, chord_frontend, cqt_of, item_audio, item_labels, read_manifest
+
+    rows = read_manifest(dataset, split)[:max_items]
+    if not rows:
+        raise ParameterError(f"{dataset}: no labelled items in split {split!r}")
+    try:
+        templates, labels = vocabulary_templates(vocabulary)
+    except ImportError:  # dlmir.chords vocabulary not installed: majmin templates from mir_eval
+        from dlmir.train.chord_data import label_template
+
+        labels = [
+            f"{r}:{q}"
+            for r in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+            for q in ("maj", "min")
+        ]
+        labels.append("N")
+        templates = np.stack([label_template(lab) for lab in labels])  # type: ignore[misc]
+    fe = chord_frontend()
+    pairs: dict[str, list] = {name: [] for name in variants}
+    for row in tqdm(rows, desc=f"evaluate {split}", unit="item", disable=not progress):
+        cqt = cqt_of(item_audio(dataset, row), fe)
+        ref_i, ref_l = item_labels(dataset, row)
+        for name, variant in variants.items():
+            est_i, est_l = decode(
+                chroma_of(variant, cqt),
+                sr=CHORD_CQT["sr"],
+                hop_length=CHORD_CQT["hop_length"],
+                templates=templates,
+                labels=labels,
+                method=method,
+            )
+            pairs[name].append((ref_i, ref_l, est_i, est_l))
+    table = []
+    for name in variants:
+        scores = chords_many(pairs[name], metrics=metrics)
+        table.append({"variant": name, "items": len(rows), **scores})
+    return table
+
+
+__all__ = [
+    "CHORD_METRICS",
+    "DESIGNED",
+    "chroma_of",
+    "chroma_table",
+    "beats",
+    "chord_files",
+    "chords",
+    "chords_many",
+    "markdown_table",
+    "onsets",
+    "tempo",
+]
