@@ -40,6 +40,7 @@ from dlmir.frontends.stft import check_pad_mode
 from dlmir.layers import Modulus
 from dlmir.layers.stage import Stage, as_parameter
 
+_CHUNK_ELEMENTS = 2**19  # STFT samples per chunk (frames x n_fft x batch): ~2 MB of float32
 _TORCH_PAD = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
 
 
@@ -247,14 +248,26 @@ class MultirateFilterbank(Stage):
             need = max(need, n_fft // 2 + 1)
         return self.early_factor * (need - 1) + 1
 
-    def _frames_fft(self, y: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    def _response(self, y: torch.Tensor, octave: int, kernel: torch.Tensor) -> torch.Tensor:
+        """One octave: rectangular-window STFT of ``y``, band ``[lo, hi)``, times ``kernel.T``.
+
+        Returns complex ``(batch, frames, n_filters)``; frames are processed in cache-sized chunks.
+        """
+        n_fft, hop, (lo, hi) = self.n_fft[octave], self.hops[octave], self.bands[octave]
         p = n_fft // 2
         mode = _TORCH_PAD[self.pad_mode]
         if mode == "constant":
             padded = F.pad(y, (p, p))
         else:
             padded = F.pad(y.unsqueeze(1), (p, p), mode=mode).squeeze(1)
-        return torch.fft.rfft(padded.unfold(-1, n_fft, hop), dim=-1)  # (batch, frames, 1 + n_fft // 2)
+        frames = padded.unfold(-1, n_fft, hop)  # (batch, frames, n_fft), a view
+        per_chunk = max(1, _CHUNK_ELEMENTS // (n_fft * y.shape[0]))
+        kernel_t = kernel.transpose(0, 1)
+        pieces = [
+            torch.matmul(torch.fft.rfft(frames[:, s : s + per_chunk], dim=-1)[..., lo:hi], kernel_t)
+            for s in range(0, frames.shape[1], per_chunk)
+        ]
+        return torch.cat(pieces, dim=1)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         if y.ndim == 1:
@@ -268,10 +281,9 @@ class MultirateFilterbank(Stage):
             y = decimate(y, self.early_kernel, self.early_factor)
         cdtype = torch.complex128 if y.dtype == torch.float64 else torch.complex64
         outputs = []
-        for o, (n_fft, hop, (lo, hi)) in enumerate(zip(self.n_fft, self.hops, self.bands, strict=True)):
-            spectrum = self._frames_fft(y, n_fft, hop)[..., lo:hi]
+        for o in range(len(self.n_fft)):
             kernel = torch.complex(self.real[o].to(y.dtype), self.imag[o].to(y.dtype)).to(cdtype)
-            outputs.append(torch.matmul(spectrum, kernel.transpose(0, 1)))  # (batch, frames, n_filters)
+            outputs.append(self._response(y, o, kernel))  # (batch, frames, n_filters)
             if self.decimate_after[o]:
                 y = decimate(y, self.half_kernel, 2)
         frames = min(out.shape[-2] for out in outputs)

@@ -29,6 +29,7 @@ from dlmir.errors import ParameterError
 #: The ``res_type`` values whose integer-factor decimation is a fixed FIR that dlmir mirrors.
 RES_TYPES = ("soxr_vhq", "soxr_hq", "soxr_mq", "soxr_lq", "polyphase")
 
+_CHUNK_ELEMENTS = 2**20  # FFT blocks per chunk x block size x batch: ~4 MB of float32
 _TAIL = 1e-7  # taps smaller than this fraction of the peak are dropped (soxr_hq's float32 noise floor is ~1e-8)
 _CHECK_TOL = 1e-5  # the measured FIR must reproduce librosa.resample to this relative error
 
@@ -162,10 +163,15 @@ def decimate(y: torch.Tensor, kernel: torch.Tensor, factor: int) -> torch.Tensor
     n_blocks = -(-needed // step)
     total = (n_blocks - 1) * step + size
     padded = torch.nn.functional.pad(y, (taps - 1, total - (taps - 1) - n_in))
-    blocks = padded.unfold(-1, size, step)  # (batch, n_blocks, size)
-    spectrum = torch.fft.rfft(blocks, n=size) * torch.fft.rfft(kernel, n=size)
-    z = torch.fft.irfft(spectrum, n=size)[..., taps - 1 : taps - 1 + step]  # (batch, n_blocks, step)
-    z = z[..., reach % factor :: factor].reshape(*y.shape[:-1], -1)  # z[reach % factor + factor * q]
+    blocks = padded.unfold(-1, size, step)  # (batch, n_blocks, size), a view
+    spectrum_h = torch.fft.rfft(kernel, n=size)
+    per_chunk = max(1, _CHUNK_ELEMENTS // (size * max(1, math.prod(y.shape[:-1]))))
+    pieces = []
+    for start in range(0, n_blocks, per_chunk):  # cache-sized chunks: ~2x faster than one big FFT on a CPU
+        spectrum = torch.fft.rfft(blocks[..., start : start + per_chunk, :], n=size) * spectrum_h
+        z = torch.fft.irfft(spectrum, n=size)[..., taps - 1 : taps - 1 + step]  # z[start * step + i]
+        pieces.append(z[..., reach % factor :: factor])  # the samples z[reach + factor * m]
+    z = torch.cat(pieces, dim=-2).reshape(*y.shape[:-1], -1)
     first = reach // factor
     return z[..., first : first + n_out]
 
