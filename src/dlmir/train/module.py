@@ -347,6 +347,10 @@ def train(
     else:
         pl.seed_everything(config.seed, verbose=False)
         model.fit_standardization(_sample_patches(train_set, config.max_standardize_frames, config.seed))
+        if run_path is not None:  # the starting point, for weight plots (start vs end of training)
+            from dlmir.models import save
+
+            save(model, run_path / "init", extra={"train": asdict(config), "reg": reg.to_dict()})
     remaining = config.epochs - start_epoch
     if stop_after_epochs is not None:
         remaining = min(remaining, stop_after_epochs)

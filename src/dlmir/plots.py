@@ -1,0 +1,96 @@
+"""Plots of learned models (matplotlib, Agg backend, PNG files): weights, chromagrams, training curves.
+
+Every function writes one PNG and returns its path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def weight_matrix(model) -> np.ndarray:
+    """The ``(12, inputs)`` map of a learned chroma model as numpy (effective linear map for 2 layers)."""
+    return model.weight.detach().float().cpu().numpy()
+
+
+def plot_weights(panels: dict[str, np.ndarray], path: str | os.PathLike[str], *, bins_per_octave: int = 24) -> Path:
+    """Side-by-side heat maps of ``(12, n_inputs)`` weight matrices (rows: pitch classes C..B; columns: CQT bins,
+    octave boundaries marked every ``bins_per_octave`` bins). ``panels`` maps a title to a matrix."""
+    plt = _plt()
+    n = len(panels)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 1.6 + 1.9 * n), squeeze=False)
+    for ax, (title, w) in zip(axes[:, 0], panels.items(), strict=True):
+        lim = float(np.abs(w).max()) or 1.0
+        im = ax.imshow(w, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        ax.set_yticks(range(12), PITCH_CLASSES, fontsize=6)
+        for b in range(bins_per_octave, w.shape[1], bins_per_octave):
+            ax.axvline(b - 0.5, color="k", lw=0.3, alpha=0.4)
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(im, ax=ax, pad=0.01)
+    axes[-1, 0].set_xlabel("input (CQT bin; lines mark octaves)")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_chromagrams(
+    panels: dict[str, np.ndarray], path: str | os.PathLike[str], *, sr: float = 22050, hop_length: int = 512
+) -> Path:
+    """Stacked chromagrams ``(12, frames)`` (each scaled to max 1 per frame) with time in seconds."""
+    plt = _plt()
+    n = len(panels)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 1.2 + 1.8 * n), squeeze=False, sharex=True)
+    for ax, (title, c) in zip(axes[:, 0], panels.items(), strict=True):
+        c = np.asarray(c, dtype=np.float64)
+        c = c / np.maximum(c.max(axis=0, keepdims=True), 1e-12)
+        extent = (0, c.shape[1] * hop_length / sr, -0.5, 11.5)
+        ax.imshow(c, aspect="auto", origin="lower", cmap="magma", extent=extent, interpolation="nearest")
+        ax.set_yticks(range(12), PITCH_CLASSES, fontsize=6)
+        ax.set_title(title, fontsize=9)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(histories: dict[str, list[dict[str, float]]], path: str | os.PathLike[str]) -> Path:
+    """Training (solid) and validation (dashed) loss per epoch for each run in ``histories``."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (name, hist) in enumerate(histories.items()):
+        color = f"C{i % 10}"
+        epochs = [h["epoch"] for h in hist]
+        ax.plot(epochs, [h["train_loss"] for h in hist], color=color, label=f"{name} train")
+        val = [(h["epoch"], h["val_loss"]) for h in hist if "val_loss" in h]
+        if val:
+            ax.plot(*zip(*val, strict=True), color=color, ls="--", label=f"{name} valid")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+__all__ = ["PITCH_CLASSES", "plot_chromagrams", "plot_curves", "plot_weights", "weight_matrix"]
