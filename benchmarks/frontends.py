@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"audio: {source}; clip {SECONDS} s at {SR} Hz; batch {batch_n}; median of {repeats}")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, cuda {cuda}")
+    print("load average at start (other processes skew CPU timings): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if skipped:
         print(f"skipped (not in dlmir.frontends yet): {', '.join(skipped)}")
 
@@ -239,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         lib_batch, ours_batch, _ = batch_runners(kind)
         rows[kind] += [peak_rss_growth(lib_batch) / 2**20, peak_rss_growth(ours_batch) / 2**20]
 
+    print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if not exact_rss:
         print("note: could not set M_MMAP_THRESHOLD (not glibc); peak RSS may under-count reused memory")
     header = (
