@@ -158,18 +158,7 @@ def chroma_table(
     rows = read_manifest(dataset, split)[:max_items]
     if not rows:
         raise ParameterError(f"{dataset}: no labelled items in split {split!r}")
-    try:
-        templates, labels = vocabulary_templates(vocabulary)
-    except ImportError:  # dlmir.chords vocabulary not installed: majmin templates from mir_eval
-        from dlmir.train.chord_data import label_template
-
-        labels = [
-            f"{r}:{q}"
-            for r in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-            for q in ("maj", "min")
-        ]
-        labels.append("N")
-        templates = np.stack([label_template(lab) for lab in labels])  # type: ignore[misc]
+    templates, labels = vocabulary_templates(vocabulary)
     fe = chord_frontend()
     pairs: dict[str, list] = {name: [] for name in variants}
     for row in tqdm(rows, desc=f"evaluate {split}", unit="item", disable=not progress):

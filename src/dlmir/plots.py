@@ -52,13 +52,14 @@ def plot_weights(panels: dict[str, np.ndarray], path: str | os.PathLike[str], *,
 def plot_chromagrams(
     panels: dict[str, np.ndarray], path: str | os.PathLike[str], *, sr: float = 22050, hop_length: int = 512
 ) -> Path:
-    """Stacked chromagrams ``(12, frames)`` (each scaled to max 1 per frame) with time in seconds."""
+    """Stacked chromagrams ``(12, frames)``, time in seconds; each frame min-max scaled to ``[0, 1]``."""
     plt = _plt()
     n = len(panels)
     fig, axes = plt.subplots(n, 1, figsize=(10, 1.2 + 1.8 * n), squeeze=False, sharex=True)
     for ax, (title, c) in zip(axes[:, 0], panels.items(), strict=True):
         c = np.asarray(c, dtype=np.float64)
-        c = c / np.maximum(c.max(axis=0, keepdims=True), 1e-12)
+        low = c.min(axis=0, keepdims=True)  # min-max: a softmax output (all positive) shows its contrast
+        c = (c - low) / np.maximum(c.max(axis=0, keepdims=True) - low, 1e-12)
         extent = (0, c.shape[1] * hop_length / sr, -0.5, 11.5)
         ax.imshow(c, aspect="auto", origin="lower", cmap="magma", extent=extent, interpolation="nearest")
         ax.set_yticks(range(12), PITCH_CLASSES, fontsize=6)
