@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import dlmir.cli.features  # noqa: F401  (registers the command)
 from dlmir.cli.app import app
-from dlmir.frontends import compute, extract
+from dlmir.frontends import compute, extract, extract_file, frontend
 from dlmir.io import load
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -106,7 +106,8 @@ def test_too_short_file_and_bad_parameters(tmp_path: Path) -> None:
 
 def test_extract_and_compute_agree(tmp_path: Path) -> None:
     path = shortest()
-    written = extract(path, "mfcc", tmp_path, n_mfcc=13)
+    written = extract_file(path, "mfcc", tmp_path, n_mfcc=13)
     y, sr = load(path)
     assert np.allclose(np.load(written[0]), compute("mfcc", y, sr, n_mfcc=13), atol=1e-4)
+    assert np.allclose(np.load(written[0]), extract(frontend("mfcc", sr=sr, n_mfcc=13), y), atol=1e-4)
     assert np.load(written[0]).shape[0] == 13

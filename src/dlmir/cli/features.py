@@ -35,7 +35,7 @@ def features(
     from tqdm import tqdm
 
     from dlmir.errors import DlmirError
-    from dlmir.frontends import extract, frontend
+    from dlmir.frontends import extract_file, frontend
 
     try:
         fe = frontend(kind.value, sr=sr, hop_length=hop_length)  # built (and checked) once, before any file
@@ -52,7 +52,7 @@ def features(
     written = 0
     for path in tqdm(audio, desc=f"{kind.value} features", unit="file", disable=len(audio) < 2):
         try:
-            extract(path, kind.value, out, sr=sr, hop_length=hop_length, plot=plot, fe=fe)
+            extract_file(path, kind.value, out, sr=sr, hop_length=hop_length, plot=plot, fe=fe)
             written += 1
         except DlmirError as exc:
             message = str(exc)

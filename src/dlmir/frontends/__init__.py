@@ -61,10 +61,15 @@ def compute(kind: str, y: np.ndarray | torch.Tensor, sr: float, *, hop_length: i
     np.ndarray, float32 (or float64 for float64 input), shape ``(features, frames)``; the magnitude for the
     complex transforms (``stft``, ``cqt``).
     """
-    return _apply(frontend(kind, sr=sr, hop_length=hop_length, **kwargs), y)
+    return extract(frontend(kind, sr=sr, hop_length=hop_length, **kwargs), y)
 
 
-def _apply(fe: FrontEnd, y: np.ndarray | torch.Tensor) -> np.ndarray:
+def extract(fe: FrontEnd, y: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Apply a built front end to one signal ``(samples,)`` and return numpy ``(features, frames)``.
+
+    Runs under :func:`torch.inference_mode`; complex outputs (``stft``, ``cqt``) are returned as magnitudes.
+    Use it to run one front end (from :func:`frontend`) over many signals without rebuilding it.
+    """
     y_t = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
     if y_t.ndim != 1:
         raise ParameterError(f"expected one mono signal of shape (samples,), got {tuple(y_t.shape)}")
@@ -75,7 +80,7 @@ def _apply(fe: FrontEnd, y: np.ndarray | torch.Tensor) -> np.ndarray:
     return out.cpu().numpy()
 
 
-def extract(
+def extract_file(
     path: str | os.PathLike[str],
     kind: str,
     out_dir: str | os.PathLike[str],
@@ -103,7 +108,7 @@ def extract(
     fe = frontend(kind, sr=sr, hop_length=hop_length, **kwargs) if fe is None else fe
     y, file_sr = load(path, sr=sr)
     try:
-        feature = _apply(fe, y)
+        feature = extract(fe, y)
     except AudioError as exc:
         raise AudioError(f"{path}: {exc}") from exc
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -137,5 +142,6 @@ __all__ = [
     "OnsetStrength",
     "compute",
     "extract",
+    "extract_file",
     "frontend",
 ]
