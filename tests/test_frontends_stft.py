@@ -174,6 +174,8 @@ def test_bad_signals_raise() -> None:
         fe(np.zeros((1, 2, 1000)))
     with pytest.raises(ParameterError, match="floating point"):
         fe(np.zeros(1000, dtype=np.int16))
+    with pytest.raises(ParameterError, match="float32 or float64"):
+        fe(torch.zeros(1000, dtype=torch.float16))
 
 
 def test_config_and_cache_key() -> None:

@@ -146,6 +146,8 @@ class DFT(Stage):
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         if y.ndim == 1:
             y = y.unsqueeze(0)
+        if y.dtype not in (torch.float32, torch.float64):
+            raise ParameterError(f"the STFT takes float32 or float64 audio, got {y.dtype}; convert it with y.float()")
         if self.uses_fast_path:
             return self._forward_fft(y)
         return self._forward_conv(y)
