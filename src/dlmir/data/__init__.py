@@ -1,0 +1,35 @@
+"""Data in, tensors out: dataset manifests, the feature cache, torch datasets, augmentations.
+
+Submodules are imported on first use, so ``import dlmir.data`` stays cheap:
+
+- :mod:`dlmir.data.manifest` -- ``manifest.csv`` read/write/validate, :func:`summarize` (``dlmir data check``)
+- :mod:`dlmir.data.cache` -- :class:`FeatureCache`, features computed once per front end and stored as ``.npy``
+- :mod:`dlmir.data.datasets` -- :class:`ChordDataset`, :class:`InstrumentDataset`
+- :mod:`dlmir.data.augment` -- semitone rotation, noise, MP3 round trip
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ManifestRow": "manifest",
+    "read_manifest": "manifest",
+    "write_manifest": "manifest",
+    "validate_manifest": "manifest",
+    "summarize": "manifest",
+    "FeatureCache": "cache",
+    "ChordDataset": "datasets",
+    "InstrumentDataset": "datasets",
+    "find_pairs": "datasets",
+    "default_frontend": "datasets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"dlmir.data.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'dlmir.data' has no attribute {name!r}")

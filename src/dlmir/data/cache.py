@@ -1,0 +1,134 @@
+"""An on-disk feature cache: each item's features computed once with a front end, then read back.
+
+Layout: ``DATASET/features/<frontend.cache_key()>/<id>.npy`` (float32, ``(features, frames)``, magnitudes for
+complex front ends) and ``frontend.json`` (the front end's ``config``) beside them. Files are written under a
+temporary name and renamed, so an interrupted run never leaves a partial feature file; the next run computes
+only what is missing. Any :class:`~dlmir.frontends.base.FrontEnd` works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from dlmir.errors import AudioError, ParameterError
+from dlmir.frontends.base import FrontEnd
+
+__all__ = ["FeatureCache", "safe_name"]
+
+
+def safe_name(item_id: str) -> str:
+    """A file-name-safe form of an item id (path separators become ``__``)."""
+    return item_id.replace("/", "__").replace("\\", "__").replace(os.sep, "__")
+
+
+class FeatureCache:
+    """Features of a dataset's items under one front end, computed on first use and stored as ``.npy``.
+
+    Parameters
+    ----------
+    dataset_dir : the dataset folder (features go to ``dataset_dir/features/<cache_key>/``).
+    frontend : the front end (any :class:`FrontEnd`; its ``sr`` is the rate audio is loaded at).
+    audio : ``{id: audio path}``; default: the ``audio`` column of ``dataset_dir/manifest.csv``.
+
+    Examples
+    --------
+    >>> cache = FeatureCache("data/chords", frontends.frontend("cqt", n_bins=192, bins_per_octave=24))
+    >>> cache.ensure()              # compute whatever is missing, with a progress bar
+    >>> X = cache.get("prog0001")   # (n_bins, frames) float32
+    """
+
+    def __init__(
+        self,
+        dataset_dir: str | os.PathLike[str],
+        frontend: FrontEnd,
+        *,
+        audio: Mapping[str, str | os.PathLike[str]] | None = None,
+    ) -> None:
+        if not isinstance(frontend, FrontEnd):
+            raise ParameterError(f"frontend must be a dlmir FrontEnd (e.g. dlmir.frontends.CQT()), got {frontend!r}")
+        self.dataset_dir = Path(dataset_dir)
+        self.frontend = frontend
+        if audio is None:
+            from dlmir.data.manifest import read_manifest
+
+            audio = {row.id: self.dataset_dir / row.audio for row in read_manifest(self.dataset_dir)}
+        self.audio: dict[str, Path] = {str(k): Path(v) for k, v in audio.items()}
+        self.directory = self.dataset_dir / "features" / frontend.cache_key()
+
+    @property
+    def ids(self) -> list[str]:
+        """Every item id the cache knows how to compute."""
+        return list(self.audio)
+
+    def path(self, item_id: str) -> Path:
+        """Where the features of ``item_id`` are (or will be) stored."""
+        return self.directory / f"{safe_name(item_id)}.npy"
+
+    def has(self, item_id: str) -> bool:
+        """Whether the features of ``item_id`` are on disk."""
+        return self.path(item_id).is_file()
+
+    def missing(self, ids: Iterable[str] | None = None) -> list[str]:
+        """Ids whose features are not yet on disk."""
+        return [i for i in (self.ids if ids is None else ids) if not self.has(i)]
+
+    def _write_config(self) -> None:
+        cfg = self.directory / "frontend.json"
+        if cfg.is_file():
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = cfg.with_name(".frontend.json.part")
+        tmp.write_text(json.dumps(self.frontend.config, indent=2, sort_keys=True, default=str) + "\n")
+        os.replace(tmp, cfg)
+
+    def compute(self, item_id: str) -> np.ndarray:
+        """Compute (without storing) the features ``(features, frames)`` float32 of ``item_id``."""
+        from dlmir.frontends import extract
+        from dlmir.io import load
+
+        if item_id not in self.audio:
+            raise ParameterError(f"unknown item id {item_id!r} in {self.dataset_dir}")
+        path = self.audio[item_id]
+        y, _ = load(path, sr=self.frontend.sr)
+        try:
+            return extract(self.frontend, y).astype(np.float32, copy=False)
+        except AudioError as exc:
+            raise AudioError(f"{path}: {exc}") from exc
+
+    def get(self, item_id: str) -> np.ndarray:
+        """The features ``(features, frames)`` float32 of ``item_id``, computed and stored when missing."""
+        target = self.path(item_id)
+        if target.is_file():
+            try:
+                return np.load(target, allow_pickle=False)
+            except (ValueError, OSError):  # unreadable (e.g. truncated by a crash elsewhere): recompute
+                pass
+        features = self.compute(item_id)
+        self._write_config()
+        tmp = target.with_name(f".{target.stem}.{os.getpid()}.part.npy")
+        np.save(tmp, features)
+        os.replace(tmp, target)
+        return features
+
+    def ensure(self, ids: Iterable[str] | None = None, *, progress: bool = True) -> int:
+        """Compute and store the features of every id in ``ids`` (default: all) that is not on disk yet.
+
+        Returns the number of items computed. ``progress`` shows a tqdm bar.
+        """
+        todo = self.missing(ids)
+        self._write_config()
+        if not todo:
+            return 0
+        from tqdm.auto import tqdm
+
+        for item_id in tqdm(todo, desc=f"features {self.frontend.config['frontend']}", disable=not progress):
+            self.get(item_id)
+        return len(todo)
+
+    def __repr__(self) -> str:
+        return f"FeatureCache({str(self.directory)!r}, items={len(self.audio)})"
