@@ -18,7 +18,14 @@ import numpy as np
 from dlmir.errors import AudioError, ParameterError
 from dlmir.frontends.base import FrontEnd
 
-__all__ = ["FeatureCache", "safe_name"]
+__all__ = ["DEFAULT_SR", "FeatureCache", "frontend_sr", "safe_name"]
+
+DEFAULT_SR = 22050
+
+
+def frontend_sr(frontend: FrontEnd) -> float:
+    """The sampling rate (Hz) a front end expects: its ``sr``, or :data:`DEFAULT_SR` for rate-free ones (STFT)."""
+    return float(frontend.config.get("sr", DEFAULT_SR))
 
 
 def safe_name(item_id: str) -> str:
@@ -32,7 +39,7 @@ class FeatureCache:
     Parameters
     ----------
     dataset_dir : the dataset folder (features go to ``dataset_dir/features/<cache_key>/``).
-    frontend : the front end (any :class:`FrontEnd`; its ``sr`` is the rate audio is loaded at).
+    frontend : the front end (any :class:`FrontEnd`; audio is loaded at its ``sr``, 22050 Hz if it has none).
     audio : ``{id: audio path}``; default: the ``audio`` column of ``dataset_dir/manifest.csv``.
 
     Examples
@@ -94,7 +101,7 @@ class FeatureCache:
         if item_id not in self.audio:
             raise ParameterError(f"unknown item id {item_id!r} in {self.dataset_dir}")
         path = self.audio[item_id]
-        y, _ = load(path, sr=self.frontend.sr)
+        y, _ = load(path, sr=frontend_sr(self.frontend))
         try:
             return extract(self.frontend, y).astype(np.float32, copy=False)
         except AudioError as exc:

@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 
 from dlmir.chords.vocabulary import UNKNOWN, ChordVocabulary, reduce
 from dlmir.errors import ParameterError
+from dlmir.data.cache import FeatureCache, frontend_sr
 from dlmir.frontends.base import FrontEnd
 
 __all__ = ["AUDIO_EXTENSIONS", "ChordDataset", "InstrumentDataset", "Track", "default_frontend", "find_pairs"]
@@ -125,8 +126,6 @@ class _FeatureSource:
     """Features of tracks under one front end: from the on-disk cache or computed in memory."""
 
     def __init__(self, root: Path, frontend: FrontEnd, audio: dict[str, Path], cache: bool, progress: bool) -> None:
-        from dlmir.data.cache import FeatureCache
-
         self.cache = FeatureCache(root, frontend, audio=audio)
         self.use_cache = cache
         if cache:
@@ -191,7 +190,7 @@ class ChordDataset(Dataset):
         if not self.track_list:
             raise ParameterError(f"{self.root}: no annotated audio found" + (f" in split {split!r}" if split else ""))
         source = _FeatureSource(self.root, self.frontend, {t.id: t.audio for t in self.track_list}, cache, progress)
-        sr, hop = self.frontend.sr, self.frontend.hop_length
+        sr, hop = frontend_sr(self.frontend), self.frontend.hop_length
         self.ids: list[str] = []
         self._features: list[np.ndarray] = []  # per track (frames + 2 * context, n_bins) float32
         self._annotations: list[tuple[np.ndarray, list[str]]] = []
