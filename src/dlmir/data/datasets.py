@@ -25,8 +25,8 @@ import torch
 from torch.utils.data import Dataset
 
 from dlmir.chords.vocabulary import UNKNOWN, ChordVocabulary, reduce
-from dlmir.errors import ParameterError
 from dlmir.data.cache import FeatureCache, frontend_sr
+from dlmir.errors import ParameterError
 from dlmir.frontends.base import FrontEnd
 
 __all__ = ["AUDIO_EXTENSIONS", "ChordDataset", "InstrumentDataset", "Track", "default_frontend", "find_pairs"]
