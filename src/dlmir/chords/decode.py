@@ -3,8 +3,11 @@
 Every chroma variant (designed, learned 1-layer, 2-layer, regularised) goes through the same
 decoder, so the comparison isolates the chroma:
 
-1. score each frame against each chord template by cosine similarity (the no-chord class ``N``
-   is scored against a flat chroma, minus ``no_chord_penalty``);
+1. score each frame against each chord template by their correlation (cosine similarity of the
+   mean-removed vectors, so the score ignores both the scale and the offset of a chroma: a designed
+   chroma, a log-compressed one and a softmax output are scored alike); the no-chord class ``N``
+   scores the constant ``no_chord_threshold``, so a frame is N when no chord correlates better,
+   and a flat or silent frame (no variation across pitch classes) is N;
 2. turn scores into per-frame class probabilities ``softmax(beta * score)``;
 3. smooth: ``'viterbi'`` runs a self-transition-biased HMM
    (:func:`librosa.sequence.viterbi_discriminative` with :func:`librosa.sequence.transition_loop`),
@@ -30,19 +33,20 @@ def vocabulary_templates(vocabulary: str = "majmin") -> tuple[np.ndarray, list[s
     return np.asarray(vocab.templates, dtype=np.float64), list(vocab.labels)
 
 
-def template_scores(chroma: np.ndarray, templates: np.ndarray, *, no_chord_penalty: float = 0.1) -> np.ndarray:
-    """Cosine similarity of each chroma frame to each template.
+def template_scores(chroma: np.ndarray, templates: np.ndarray, *, no_chord_threshold: float = 0.3) -> np.ndarray:
+    """Correlation of each chroma frame with each chord template.
 
     Parameters
     ----------
     chroma : array ``(12, frames)``
-    templates : array ``(n_classes, 12)``; an all-zero row is the no-chord class, scored as the
-        cosine to a flat chroma minus ``no_chord_penalty``. A silent (all-zero) frame scores 1 for
-        no-chord and 0 for every chord.
+    templates : array ``(n_classes, 12)``; an all-zero row is the no-chord class, which scores
+        ``no_chord_threshold`` everywhere.
+    no_chord_threshold : the correlation a chord must beat to be chosen over N.
 
     Returns
     -------
-    scores : array ``(n_classes, frames)`` in ``[-1, 1]``
+    scores : array ``(n_classes, frames)``: Pearson correlation in ``[-1, 1]`` across the 12 pitch
+        classes (0 for a flat frame), or ``no_chord_threshold`` for N.
     """
     chroma = np.asarray(chroma, dtype=np.float64)
     templates = np.asarray(templates, dtype=np.float64)
@@ -50,16 +54,16 @@ def template_scores(chroma: np.ndarray, templates: np.ndarray, *, no_chord_penal
         raise ParameterError(f"chroma must have shape (12, frames), got {chroma.shape}")
     if templates.ndim != 2 or templates.shape[1] != 12:
         raise ParameterError(f"templates must have shape (n_classes, 12), got {templates.shape}")
-    t_norm = np.linalg.norm(templates, axis=1, keepdims=True)
-    is_n = t_norm[:, 0] == 0
-    unit_t = np.where(is_n[:, None], 1.0 / np.sqrt(12.0), templates / np.where(t_norm > 0, t_norm, 1.0))
-    c_norm = np.linalg.norm(chroma, axis=0, keepdims=True)
-    silent = c_norm[0] <= 1e-10
-    unit_c = chroma / np.where(c_norm > 1e-10, c_norm, 1.0)
-    scores = unit_t @ unit_c
-    scores[is_n] -= no_chord_penalty
-    scores[:, silent] = 0.0
-    scores[np.ix_(is_n, silent)] = 1.0
+    is_n = ~templates.any(axis=1)
+    t = templates - templates.mean(axis=1, keepdims=True)
+    t_norm = np.linalg.norm(t, axis=1, keepdims=True)
+    t = t / np.where(t_norm > 0, t_norm, 1.0)
+    c = chroma - chroma.mean(axis=0, keepdims=True)
+    c_norm = np.linalg.norm(c, axis=0, keepdims=True)
+    scale = np.maximum(np.abs(chroma).max(axis=0, keepdims=True), 1e-30)
+    c = c / np.where(c_norm > 1e-6 * scale, c_norm, np.inf)  # flat frames -> 0
+    scores = t @ c
+    scores[is_n] = no_chord_threshold
     return scores
 
 
@@ -84,7 +88,7 @@ def decode_frames(
     p_self: float = 0.9,
     beta: float = 10.0,
     median_frames: int = 9,
-    no_chord_penalty: float = 0.1,
+    no_chord_threshold: float = 0.3,
 ) -> np.ndarray:
     """Class index per frame ``(frames,)`` for ``chroma`` ``(12, frames)`` and ``templates`` ``(n_classes, 12)``."""
     import librosa
@@ -95,7 +99,7 @@ def decode_frames(
         raise ParameterError(f"p_self (self-transition probability) must be in (0, 1), got {p_self}")
     if median_frames < 1 or median_frames % 2 == 0:
         raise ParameterError(f"median_frames must be an odd number of frames >= 1, got {median_frames}")
-    scores = template_scores(chroma, templates, no_chord_penalty=no_chord_penalty)
+    scores = template_scores(chroma, templates, no_chord_threshold=no_chord_threshold)
     if method == "median":
         from scipy.ndimage import median_filter
 
@@ -121,7 +125,7 @@ def decode(
     p_self: float = 0.9,
     beta: float = 10.0,
     median_frames: int = 9,
-    no_chord_penalty: float = 0.1,
+    no_chord_threshold: float = 0.3,
 ) -> tuple[np.ndarray, list[str]]:
     """Chord segments from a chromagram.
 
@@ -154,7 +158,7 @@ def decode(
         p_self=p_self,
         beta=beta,
         median_frames=median_frames,
-        no_chord_penalty=no_chord_penalty,
+        no_chord_threshold=no_chord_threshold,
     )
     return frames_to_segments([labels[i] for i in idx], sr=sr, hop_length=hop_length)
 
