@@ -122,20 +122,37 @@ class FeatureCache:
         os.replace(tmp, target)
         return features
 
-    def ensure(self, ids: Iterable[str] | None = None, *, progress: bool = True) -> int:
+    def ensure(self, ids: Iterable[str] | None = None, *, progress: bool = True, skip_errors: bool = False) -> int:
         """Compute and store the features of every id in ``ids`` (default: all) that is not on disk yet.
 
-        Returns the number of items computed. ``progress`` shows a tqdm bar.
+        Parameters
+        ----------
+        ids : item ids (default: every item).
+        progress : show a tqdm bar.
+        skip_errors : on a :class:`~dlmir.errors.DlmirError` (unreadable audio, ...) go on with the other items
+            and record ``(id, message)`` in :attr:`failures`; otherwise raise it.
+
+        Returns
+        -------
+        int : the number of items computed.
         """
-        todo = self.missing(ids)
-        self._write_config()
-        if not todo:
-            return 0
         from tqdm.auto import tqdm
 
+        from dlmir.errors import DlmirError
+
+        todo = self.missing(ids)
+        self.failures: list[tuple[str, str]] = []
+        self._write_config()
+        done = 0
         for item_id in tqdm(todo, desc=f"features {self.frontend.config['frontend']}", disable=not progress):
-            self.get(item_id)
-        return len(todo)
+            try:
+                self.get(item_id)
+                done += 1
+            except DlmirError as exc:
+                if not skip_errors:
+                    raise
+                self.failures.append((item_id, str(exc)))
+        return done
 
     def __repr__(self) -> str:
         return f"FeatureCache({str(self.directory)!r}, items={len(self.audio)})"
