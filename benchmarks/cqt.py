@@ -12,6 +12,11 @@ relative Frobenius error of dlmir against librosa over the whole batch and in th
 warmed up first (its first call compiles numba code for ~3.6 s). With CUDA available the dlmir batch is
 also timed on the GPU (synchronised, transfers excluded).
 
+Run it on a quiet machine: with other processes busy on the same cores, torch's OpenMP threads wait for each
+other at every parallel region and a 2-thread dlmir run slows down several-fold (measured here with a load
+average of 6 on 2 cores: 84@12 CQT 4.4 s with 2 threads, 1.0 s with ``--threads 1``), while librosa, mostly
+single-threaded, slows down less. Check ``uptime`` first, or pass ``--threads 1``.
+
 Configurations: ``librosa.cqt`` with 84 bins at 12/octave (its default), 252 at 36/octave, 192 at 24/octave
 (the chord datasets' front end), and ``librosa.feature.chroma_cqt(tuning=0.0)``.
 
@@ -87,7 +92,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=16, help="number of 30 s clips (default 16)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is reported")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     y, source = clips(args.batch)
     print(f"audio: {source}; batch {args.batch} x {SECONDS} s at {SR} Hz; torch threads {torch.get_num_threads()}")
