@@ -37,7 +37,9 @@ def test_check_prints_counts_and_passes(dataset: Path) -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     assert "3 items, 0.001 h" in out  # 3.5 s
-    assert "durations: min 0.999 s, median 1.000 s, max 1.500 s" in out or "durations: min 1.000 s" in out
+    assert "durations: min 1.000 s, median 1.000 s, max 1.500 s" in out
+    assert "per quality (seconds): maj 1.8, min 1.0, 7 0.5, N 0.2" in out  # C 1.0 + F 0.75; 0.25 prints as 0.2
+    assert "per root (seconds):    C 1.0, F 0.8, G 0.5, A 1.0" in out
     assert "chord classes present (full 157-class vocabulary): 5" in out  # C:maj G:7 A:min F:maj N
     assert "top 2 labels" in out and "C:maj" in out and "A:min" in out
     assert "pieces shared between splits: none" in out and "missing or malformed items: none" in out
