@@ -12,12 +12,14 @@ The designed parameters mirror librosa 0.11's ``librosa.cqt`` (``librosa/core/co
    scale=True)`` applies, measured once and run in torch (:mod:`dlmir.frontends.resample`).
 
 The basis of each octave is kept only over the FFT bins where librosa's sparsified basis is nonzero (a band
-of ~25-40% of the bins), as two real parameters ``real[o]``, ``imag[o]`` of shape ``(n_filters, band)``;
+of 20-50% of the bins), as two real parameters ``real[o]``, ``imag[o]`` of shape ``(n_filters, band)``;
 ``trainable=True`` learns them (in that band). The decimation FIR is a buffer: it is anti-aliasing, not a
 feature, and stays fixed.
 
-Measured against ``np.abs(librosa.cqt(...))`` (relative Frobenius error; see ``tests/test_frontends_cqt.py``
-and ``benchmarks/cqt.py``): ~1e-6 overall and in the lowest octave, float32 or float64, on real music.
+Measured against ``np.abs(librosa.cqt(...))`` on 30 s clips of real music (relative Frobenius error, float32;
+``benchmarks/cqt.py``): 4.6e-7 overall / 5.4e-7 in the lowest octave for 84 bins at 12 per octave, 4.7e-7 /
+5.5e-7 for 252 at 36, 5.4e-7 / 6.3e-7 for 192 at 24. Speed, batch of 16 x 30 s at 22050 Hz on the 2-core
+development CPU (quiet machine): 0.14-0.23 s for 84 bins against 0.8-1.1 s for librosa looping over the clips.
 """
 
 from __future__ import annotations
