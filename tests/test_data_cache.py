@@ -64,3 +64,15 @@ def test_errors_and_skip(dataset: Path) -> None:
     with pytest.raises(ParameterError, match="unknown item id"):
         cache.get("nope")
     assert safe_name("Artist/Album/01") == "Artist__Album__01"
+
+
+def test_cache_dir_for_read_only_datasets(dataset: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    cache = FeatureCache(dataset, mel(), cache_dir=elsewhere)
+    assert cache.ensure(progress=False) == 2
+    assert sorted(p.name for p in cache.directory.iterdir()) == ["frontend.json", "p1.npy", "p2.npy"]
+    assert cache.directory.parent == elsewhere and not (dataset / "features").exists()
+    (tmp_path / "file").write_text("")
+    blocked = FeatureCache(dataset, mel(), cache_dir=tmp_path / "file" / "sub")
+    with pytest.raises(ParameterError, match="cannot create the feature cache folder"):
+        blocked.ensure(progress=False)

@@ -41,6 +41,7 @@ class FeatureCache:
     dataset_dir : the dataset folder (features go to ``dataset_dir/features/<cache_key>/``).
     frontend : the front end (any :class:`FrontEnd`; audio is loaded at its ``sr``, 22050 Hz if it has none).
     audio : ``{id: audio path}``; default: the ``audio`` column of ``dataset_dir/manifest.csv``.
+    cache_dir : where feature folders go instead of ``dataset_dir/features`` (e.g. for a read-only dataset).
 
     Examples
     --------
@@ -55,6 +56,7 @@ class FeatureCache:
         frontend: FrontEnd,
         *,
         audio: Mapping[str, str | os.PathLike[str]] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(frontend, FrontEnd):
             raise ParameterError(f"frontend must be a dlmir FrontEnd (e.g. dlmir.frontends.CQT()), got {frontend!r}")
@@ -65,7 +67,8 @@ class FeatureCache:
 
             audio = {row.id: self.dataset_dir / row.audio for row in read_manifest(self.dataset_dir)}
         self.audio: dict[str, Path] = {str(k): Path(v) for k, v in audio.items()}
-        self.directory = self.dataset_dir / "features" / frontend.cache_key()
+        base = self.dataset_dir / "features" if cache_dir is None else Path(cache_dir)
+        self.directory = base / frontend.cache_key()
 
     @property
     def ids(self) -> list[str]:
@@ -88,7 +91,13 @@ class FeatureCache:
         cfg = self.directory / "frontend.json"
         if cfg.is_file():
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ParameterError(
+                f"cannot create the feature cache folder {self.directory} ({exc.strerror}); "
+                "pass cache_dir= (or cache='/writable/dir' to the datasets), or cache=False to keep features in memory"
+            ) from None
         tmp = cfg.with_name(".frontend.json.part")
         tmp.write_text(json.dumps(self.frontend.config, indent=2, sort_keys=True, default=str) + "\n")
         os.replace(tmp, cfg)

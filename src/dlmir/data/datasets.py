@@ -125,10 +125,18 @@ def _audio_duration(path: Path) -> float | None:
 class _FeatureSource:
     """Features of tracks under one front end: from the on-disk cache or computed in memory."""
 
-    def __init__(self, root: Path, frontend: FrontEnd, audio: dict[str, Path], cache: bool, progress: bool) -> None:
-        self.cache = FeatureCache(root, frontend, audio=audio)
-        self.use_cache = cache
-        if cache:
+    def __init__(
+        self,
+        root: Path,
+        frontend: FrontEnd,
+        audio: dict[str, Path],
+        cache: bool | str | os.PathLike[str],
+        progress: bool,
+    ) -> None:
+        cache_dir = None if isinstance(cache, bool) else Path(cache)
+        self.cache = FeatureCache(root, frontend, audio=audio, cache_dir=cache_dir)
+        self.use_cache = cache is not False
+        if self.use_cache:
             self.cache.ensure(progress=progress)
 
     def get(self, item_id: str) -> np.ndarray:
@@ -146,8 +154,9 @@ class ChordDataset(Dataset):
     context : frames on either side of the centre frame in each patch.
     vocabulary : ``"full"`` (157 classes) or ``"majmin"`` (25), or a :class:`ChordVocabulary`.
     transform : optional callable applied to each item tuple ``(patch, index, template)``, returning one.
-    cache : store features on disk under ``root/features/<cache_key>/`` (and reuse them); ``False`` computes
-        them in memory.
+    cache : ``True``: store features on disk under ``root/features/<cache_key>/`` and reuse them; a folder:
+        store them under ``<folder>/<cache_key>/`` instead (for read-only datasets); ``False``: compute them in
+        memory.
     progress : show a progress bar while computing features.
 
     Items
@@ -171,7 +180,7 @@ class ChordDataset(Dataset):
         context: int = 0,
         vocabulary: str | ChordVocabulary = "full",
         transform: Callable[[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], Any] | None = None,
-        cache: bool = True,
+        cache: bool | str | os.PathLike[str] = True,
         progress: bool = False,
     ) -> None:
         from dlmir.annotations import frame_labels, read_annotation
@@ -333,7 +342,7 @@ class InstrumentDataset(Dataset):
         frontend: FrontEnd | None = None,
         frames: int = 43,
         transform: Callable[[tuple[torch.Tensor, torch.Tensor]], Any] | None = None,
-        cache: bool = True,
+        cache: bool | str | os.PathLike[str] = True,
         progress: bool = False,
     ) -> None:
         from dlmir.data.manifest import read_manifest
