@@ -253,7 +253,7 @@ class MultirateFilterbank(Stage):
     def _response(self, y: torch.Tensor, octave: int, kernel: torch.Tensor) -> torch.Tensor:
         """One octave: rectangular-window STFT of ``y``, band ``[lo, hi)``, times ``kernel.T``.
 
-        Returns complex ``(batch, frames, n_filters)``; frames are processed in cache-sized chunks.
+        Returns complex ``(batch, n_filters, frames)``; frames are processed in cache-sized chunks.
         """
         n_fft, hop, (lo, hi) = self.n_fft[octave], self.hops[octave], self.bands[octave]
         p = n_fft // 2
@@ -264,12 +264,11 @@ class MultirateFilterbank(Stage):
             padded = F.pad(y.unsqueeze(1), (p, p), mode=mode).squeeze(1)
         frames = padded.unfold(-1, n_fft, hop)  # (batch, frames, n_fft), a view
         per_chunk = max(1, _CHUNK_ELEMENTS // (n_fft * y.shape[0]))
-        kernel_t = kernel.transpose(0, 1)
         pieces = [
-            torch.matmul(torch.fft.rfft(frames[:, s : s + per_chunk], dim=-1)[..., lo:hi], kernel_t)
+            torch.matmul(kernel, torch.fft.rfft(frames[:, s : s + per_chunk], dim=-1)[..., lo:hi].transpose(-1, -2))
             for s in range(0, frames.shape[1], per_chunk)
         ]
-        return torch.cat(pieces, dim=1)
+        return torch.cat(pieces, dim=-1)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         if y.ndim == 1:
@@ -285,12 +284,11 @@ class MultirateFilterbank(Stage):
         outputs = []
         for o in range(len(self.n_fft)):
             kernel = torch.complex(self.real[o].to(y.dtype), self.imag[o].to(y.dtype)).to(cdtype)
-            outputs.append(self._response(y, o, kernel))  # (batch, frames, n_filters)
+            outputs.append(self._response(y, o, kernel))  # (batch, n_filters, frames)
             if self.decimate_after[o]:
                 y = decimate(y, self.half_kernel, 2)
-        frames = min(out.shape[-2] for out in outputs)
-        stacked = torch.cat([out[..., :frames, :] for out in reversed(outputs)], dim=-1)
-        return stacked.transpose(-1, -2)
+        frames = min(out.shape[-1] for out in outputs)
+        return torch.cat([out[..., :frames] for out in reversed(outputs)], dim=-2)
 
     def time_kernels(self, octave: int) -> np.ndarray:
         """The octave's kernels in the time domain, complex ``(n_filters, n_fft)`` at that octave's rate."""
