@@ -94,6 +94,21 @@ def test_blocked_cpu_path_equals_torch_stft() -> None:
     assert torch.allclose(blocked, ref, atol=1e-4) and torch.allclose(plain, ref, atol=1e-4)
 
 
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect", "edge"])
+def test_edge_frames_match_padding_definition(pad_mode: str) -> None:
+    """The CPU path cuts edge frames from padded ends only; all frames must equal np.pad + frame + rfft."""
+    rng = np.random.default_rng(1)
+    for n_fft, hop, n in [(16, 3, 100), (16, 100, 1000), (17, 8, 64), (64, 100, 1000), (64, 8, 64), (512, 128, 5000)]:
+        y = rng.standard_normal((2, n))
+        padded = np.pad(y, ((0, 0), (n_fft // 2, n_fft // 2)), mode=pad_mode)
+        frames = librosa.util.frame(padded, frame_length=n_fft, hop_length=hop, axis=-1)
+        ref = np.fft.rfft(frames * librosa.filters.get_window("hann", n_fft)[:, None], axis=-2)
+        with torch.inference_mode():
+            out = STFT(n_fft=n_fft, hop_length=hop, pad_mode=pad_mode)(y).numpy()
+        assert out.shape == ref.shape
+        assert np.abs(out - ref).max() <= 1e-10
+
+
 @needs_data
 @pytest.mark.parametrize("path", REAL, ids=[p.stem[:20] for p in REAL])
 def test_stft_real_recordings(path: Path) -> None:
