@@ -42,7 +42,7 @@ from dlmir.frontends.stft import check_pad_mode
 from dlmir.layers import Modulus
 from dlmir.layers.stage import Stage, as_parameter
 
-_CHUNK_ELEMENTS = 2**19  # STFT samples per chunk (frames x n_fft x batch): ~2 MB of float32
+_CHUNK_ELEMENTS = 2**23  # STFT samples per chunk (frames x n_fft x batch): 32 MB of float32
 _TORCH_PAD = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
 
 
@@ -253,7 +253,7 @@ class MultirateFilterbank(Stage):
     def _response(self, y: torch.Tensor, octave: int, kernel: torch.Tensor) -> torch.Tensor:
         """One octave: rectangular-window STFT of ``y``, band ``[lo, hi)``, times ``kernel.T``.
 
-        Returns complex ``(batch, n_filters, frames)``; frames are processed in cache-sized chunks.
+        Returns complex ``(batch, n_filters, frames)``; frames are processed in chunks.
         """
         n_fft, hop, (lo, hi) = self.n_fft[octave], self.hops[octave], self.bands[octave]
         p = n_fft // 2

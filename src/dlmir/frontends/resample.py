@@ -6,7 +6,7 @@ resampler (soxr, or scipy's ``resample_poly``) is a fixed linear-phase FIR filte
 ``factor``-th sample, with zeros assumed outside the signal. :func:`decimation_kernel` *measures* that FIR
 once, from the resampler's response to unit impulses (one per polyphase branch), and checks on a random
 signal that the convolution reproduces the resampler; :func:`decimate` then applies it in torch with
-overlap-save FFT convolution in cache-sized chunks, which is differentiable, batched, device-agnostic, and on a
+overlap-save FFT convolution in chunks, which is differentiable, batched, device-agnostic, and on a
 2-core CPU about 15x faster than a strided ``conv1d`` with the same kernel (16 x 30 s: 0.04 s against 0.66 s).
 
 Measured on this machine: the ``soxr_hq`` kernel for a factor of 2 has 387 taps (|h| > 1e-7 max|h|), and
@@ -31,7 +31,7 @@ from dlmir.errors import ParameterError
 #: The ``res_type`` values whose integer-factor decimation is a fixed FIR that dlmir mirrors.
 RES_TYPES = ("soxr_vhq", "soxr_hq", "soxr_mq", "soxr_lq", "polyphase")
 
-_CHUNK_ELEMENTS = 2**20  # FFT blocks per chunk x block size x batch: ~4 MB of float32
+_CHUNK_ELEMENTS = 2**23  # blocks x block size x batch per chunk (32 MB float32): few large ops suit a busy CPU
 _TAIL = 1e-7  # taps smaller than this fraction of the peak are dropped (soxr_hq's float32 noise floor is ~1e-8)
 _CHECK_TOL = 1e-5  # the measured FIR must reproduce librosa.resample to this relative error
 
@@ -169,7 +169,7 @@ def decimate(y: torch.Tensor, kernel: torch.Tensor, factor: int) -> torch.Tensor
     spectrum_h = torch.fft.rfft(kernel, n=size)
     per_chunk = max(1, _CHUNK_ELEMENTS // (size * max(1, math.prod(y.shape[:-1]))))
     pieces = []
-    for start in range(0, n_blocks, per_chunk):  # cache-sized chunks: ~2x faster than one big FFT on a CPU
+    for start in range(0, n_blocks, per_chunk):  # chunks bound the temporary memory
         spectrum = torch.fft.rfft(blocks[..., start : start + per_chunk, :], n=size) * spectrum_h
         z = torch.fft.irfft(spectrum, n=size)[..., taps - 1 : taps - 1 + step]  # z[start * step + i]
         pieces.append(z[..., reach % factor :: factor])  # the samples z[reach + factor * m]
