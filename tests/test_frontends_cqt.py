@@ -194,6 +194,16 @@ def test_stages_and_config() -> None:
     assert len(cqt["filterbank"].real) == 8  # 8 octaves
 
 
+def test_time_kernels_are_librosa_wavelets() -> None:
+    cqt = CQT(sr=SR, sparsity=0.0, scale=False)
+    freqs = cqt.frequencies[-12:]
+    r = 2.0 ** (1 / 12)
+    alpha = np.full(12, (r * r - 1) / (r * r + 1))
+    wavelets, lengths = librosa.filters.wavelet(freqs=freqs, sr=SR, alpha=alpha, gamma=0, dtype=np.complex128)
+    expected = wavelets * lengths[:, None] / wavelets.shape[1]
+    assert rel(cqt["filterbank"].time_kernels(0), expected) < 1e-3  # only the negative frequencies are dropped
+
+
 # -- errors ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kw", "words"),

@@ -291,7 +291,13 @@ class MultirateFilterbank(Stage):
         return torch.cat([out[..., :frames] for out in reversed(outputs)], dim=-2)
 
     def time_kernels(self, octave: int) -> np.ndarray:
-        """The octave's kernels in the time domain, complex ``(n_filters, n_fft)`` at that octave's rate."""
+        """The octave's kernels in the time domain, complex ``(n_filters, n_fft)`` samples at that octave's rate.
+
+        The inverse DFT of the (one-sided) frequency-domain kernels: for the designed top octave with
+        ``sparsity=0`` and ``scale=False`` this is :func:`librosa.filters.wavelet` times ``lengths / n_fft`` up
+        to its negligible negative-frequency content (6e-5 relative for 12 bins per octave). Useful to plot
+        what a trained filterbank has learned.
+        """
         lo, hi = self.bands[octave]
         n_fft = self.n_fft[octave]
         spec = np.zeros((self.real[octave].shape[0], n_fft // 2 + 1), dtype=np.complex128)
