@@ -1,236 +1,242 @@
-"""Generated chord progressions over the full 157-class vocabulary, as labelled MIDI (:class:`Piece`).
+"""Random chord progressions over the full 157-class vocabulary, as labelled MIDI (:class:`dlmir.data.synth.Piece`).
 
-A piece is a key, a tempo and a sequence of chords. Each chord is either the next step of a
-functional-harmony random walk in the key (tonic -> predominant -> dominant -> tonic, with diatonic
-sevenths, sixths and suspensions; :data:`MAJOR_DEGREES`, :data:`MINOR_DEGREES`) or, with probability
-``p_random``, a uniformly random chord of the vocabulary (12 roots x 13 qualities), so every class
-occurs. Each chord lasts a whole number of beats, 0.5-4 s.
+A progression is a sequence of chords, each held 0.5-4 s, drawn by one of two generators:
 
-Arrangement (drawn per piece from the seed): a GM program family (piano, guitar, organ, strings,
-brass, winds, pads); a rhythm (``block``: the chord struck on the first beat or on every beat;
-``arpeggio``: chord tones one per eighth note, each held to the chord's end; ``strum``: a guitar shape
-strummed low to high, 12-25 ms between strings); a voicing (close or open position with a random
-inversion, or a guitar shape from :mod:`dlmir.chords.voicings`); an optional bass line (the root, in
-MIDI octave 2, held or root/fifth on beats) and optional drums (GM channel 10). Some pieces start or end
-with a ``N`` segment (silence, or drums only), and occasionally a bar of ``N`` falls between chords.
+* a functional-harmony random walk in a random key (major or minor): diatonic scale degrees move by
+  a fixed transition table (tonic -> subdominant/dominant ..., dominant -> tonic), each degree's
+  triad sometimes coloured with a seventh, sixth or suspension, or turned into a secondary dominant;
+* uniformly random changes: every chord independently uniform over the 156 chord classes.
 
-Labels are exact by construction: a chord's label spans from its first note-on to the next chord's
-first note-on; the release after the last chord is ``N``.
+Every piece picks a tempo (60-160 BPM), a GM program for the chord (piano, guitars, organ, strings,
+brass, winds, pads), a voicing style (close, open, inversions, guitar shapes from
+:mod:`dlmir.chords.voicings`), a rhythm (block, arpeggio, strum), a bass line (root or the chord's
+lowest voiced tone, on a bass program), and sometimes GM drums (channel 10). Some pieces contain
+``N`` segments (silence, or drums only).
+
+Labels are exact by construction: a chord label covers ``[start, end)`` of the segment in which its
+notes are played (note-offs at the segment end; the release tail of each chord overlaps the next
+label, as in real recordings). When the bass plays a tone other than the root the label carries the
+Harte bass interval (``C:maj/3``); :func:`dlmir.chords.reduce` drops it. The rendered tail after
+the last chord is labelled ``N``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from dlmir.chords.vocabulary import NO_CHORD, QUALITIES, chord_label
+from dlmir.chords import QUALITIES, chord_label, parse
 from dlmir.chords.voicings import close_voicing, guitar_pitches, guitar_voicings, open_voicing
 from dlmir.data.synth import Piece
 from dlmir.errors import ParameterError
 
-__all__ = ["BASS_PROGRAMS", "FAMILIES", "MAJOR_DEGREES", "MINOR_DEGREES", "RHYTHMS", "make_progression"]
+__all__ = ["CHORD_PROGRAMS", "BASS_PROGRAMS", "generate_progression", "random_walk_labels", "uniform_labels"]
 
-FAMILIES: dict[str, tuple[int, ...]] = {
-    "piano": (0, 1, 2, 4, 5),
+CHORD_PROGRAMS: dict[str, tuple[int, ...]] = {
+    "piano": (0, 1, 2, 4),
     "guitar": (24, 25, 26, 27),
     "organ": (16, 17, 19),
     "strings": (48, 49, 50),
     "brass": (61, 62),
-    "winds": (52, 68, 71, 73),
-    "pads": (88, 89, 90, 91, 95),
+    "winds": (52, 68, 71),  # choir aahs, oboe, clarinet (ensemble-like sustain)
+    "pads": (88, 89, 90, 91),
 }
-BASS_PROGRAMS: tuple[int, ...] = (32, 33, 34, 35, 43)
-RHYTHMS: tuple[str, ...] = ("block", "arpeggio", "strum")
+"""GM programs (0-based) used for the chord part, by family."""
 
-# degree: (semitones above the tonic, qualities, next degrees)
-MAJOR_DEGREES: dict[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = {
-    "I": (0, ("maj", "maj7", "maj6", "sus2", "sus4"), ("IV", "ii", "vi", "V", "iii")),
-    "ii": (2, ("min", "min7"), ("V", "vii")),
-    "iii": (4, ("min", "min7"), ("vi", "IV")),
-    "IV": (5, ("maj", "maj7", "maj6"), ("V", "I", "ii")),
-    "V": (7, ("maj", "7", "sus4"), ("I", "vi")),
-    "vi": (9, ("min", "min7"), ("ii", "IV")),
-    "vii": (11, ("dim", "hdim7"), ("I",)),
+BASS_PROGRAMS: tuple[int, ...] = (32, 33, 34, 35, 38, 43)
+"""GM programs for the bass line: acoustic/finger/pick/fretless/synth bass, contrabass."""
+
+_MAJOR_DEGREES = ((0, "maj"), (2, "min"), (4, "min"), (5, "maj"), (7, "maj"), (9, "min"), (11, "dim"))
+_MINOR_DEGREES = ((0, "min"), (2, "dim"), (3, "maj"), (5, "min"), (7, "maj"), (8, "maj"), (10, "maj"))
+# functional transitions between scale degrees 0..6 (I ii iii IV V vi vii): T -> S/D, S -> D/T, D -> T
+_NEXT = {
+    0: (3, 4, 5, 1, 2, 6),
+    1: (4, 6, 0),
+    2: (5, 3, 1),
+    3: (4, 0, 1, 6),
+    4: (0, 5, 3),
+    5: (1, 3, 4, 2),
+    6: (0, 2),
 }
-MINOR_DEGREES: dict[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = {
-    "i": (0, ("min", "min7", "min6"), ("iv", "ii", "VI", "V", "III")),
-    "ii": (2, ("dim", "hdim7"), ("V",)),
-    "III": (3, ("maj", "maj7", "aug"), ("VI", "iv")),
-    "iv": (5, ("min", "min7", "min6"), ("V", "i")),
-    "V": (7, ("maj", "7"), ("i", "VI")),
-    "VI": (8, ("maj", "maj7"), ("ii", "iv")),
-    "vii": (11, ("dim7", "dim"), ("i",)),
+_COLOUR = {  # triad quality -> qualities it may become (with its scale degree kept)
+    "maj": ("maj7", "7", "maj6", "sus4", "sus2"),
+    "min": ("min7", "min6"),
+    "dim": ("hdim7", "dim7"),
 }
+_DEGREE = {0: "1", 2: "2", 3: "b3", 4: "3", 5: "4", 6: "b5", 7: "5", 8: "#5", 9: "6", 10: "b7", 11: "7"}
+_DRUMS = {"kick": 36, "snare": 38, "hat": 42}
 
 
-def _chords(rng: np.random.Generator, n: int, p_random: float) -> list[str]:
+def random_walk_labels(rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` chord labels from a functional-harmony random walk in a random key (see module docstring)."""
     tonic = int(rng.integers(12))
-    degrees = MAJOR_DEGREES if rng.random() < 0.6 else MINOR_DEGREES
-    degree = next(iter(degrees))
-    out = []
-    qualities = list(QUALITIES)
+    degrees = _MAJOR_DEGREES if rng.random() < 0.6 else _MINOR_DEGREES
+    d = 0
+    labels = []
     for _ in range(n):
-        if rng.random() < p_random:
-            out.append(chord_label(int(rng.integers(12)), qualities[int(rng.integers(len(qualities)))]))
-        else:
-            offset, quals, _ = degrees[degree]
-            out.append(chord_label((tonic + offset) % 12, quals[int(rng.integers(len(quals)))]))
-        nexts = degrees[degree][2]
-        degree = nexts[int(rng.integers(len(nexts)))]
-    return out
+        step, quality = degrees[d]
+        root = (tonic + step) % 12
+        u = rng.random()
+        if u < 0.12 and d != 0:  # secondary dominant of this degree
+            root, quality = (root + 7) % 12, "7"
+        elif u < 0.45 and quality in _COLOUR:
+            quality = str(rng.choice(_COLOUR[quality]))
+        elif u < 0.5:
+            quality = "aug" if quality == "maj" else quality
+        labels.append(chord_label(root, quality))
+        d = int(rng.choice(_NEXT[d]))
+    return labels
 
 
-def make_progression(
-    seed: int,
+def uniform_labels(rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` chord labels uniform over the 156 chord classes (12 roots x 13 qualities)."""
+    names = list(QUALITIES)
+    return [chord_label(int(rng.integers(12)), names[int(rng.integers(len(names)))]) for _ in range(n)]
+
+
+def _voicing(rng: np.random.Generator, label: str, style: str) -> list[int]:
+    if style == "close":
+        return close_voicing(label, octave=4)
+    if style == "open":
+        return open_voicing(label, octave=3)
+    if style == "inversion":
+        n_tones = len(parse(label)[1])
+        return close_voicing(label, octave=int(rng.integers(3, 5)), inversion=int(rng.integers(1, n_tones)))
+    shapes = guitar_voicings(label)
+    if not shapes:
+        return open_voicing(label, octave=3)
+    return guitar_pitches(shapes[int(rng.integers(min(len(shapes), 4)))])
+
+
+def _bass_label(label: str, bass_pc: int) -> str:
+    root = parse(label)[0]
+    interval = (bass_pc - root) % 12  # type: ignore[operator]
+    return label if interval == 0 else f"{label}/{_DEGREE[interval]}"
+
+
+def generate_progression(
+    seed: int | np.random.SeedSequence | list[int],
     *,
-    duration: float = 30.0,
-    p_random: float = 0.35,
-    drums: bool | None = None,
-    rhythm: str | None = None,
-    family: str | None = None,
+    target_duration: float | None = None,
+    min_chord: float = 0.5,
+    max_chord: float = 4.0,
 ) -> Piece:
-    """Generate one labelled progression of about ``duration`` seconds.
+    """A random labelled chord progression.
 
     Parameters
     ----------
-    seed : everything (key, chords, tempo, arrangement) follows from it.
-    duration : target length in seconds (the piece stops at the first chord ending after it).
-    p_random : probability that a chord is uniformly random rather than the walk's next step.
-    drums, rhythm, family : force the drums on/off, the rhythm (:data:`RHYTHMS`) or the program family
-        (:data:`FAMILIES`); ``None`` draws them from the seed.
+    seed : seed of the piece (the same seed gives the same piece).
+    target_duration : seconds of chords (default: drawn uniformly in 15-45 s); the piece stops at the
+        first chord boundary after it.
+    min_chord, max_chord : limits of a chord's duration in seconds.
 
     Returns
     -------
-    Piece : MIDI, contiguous ``intervals`` (seconds) and ``labels`` covering ``[0, duration]``.
+    piece : :class:`dlmir.data.synth.Piece`; ``piece.intervals`` cover ``[0, piece.duration)``.
     """
-    if duration <= 0:
-        raise ParameterError(f"duration must be positive, got {duration}")
-    if rhythm is not None and rhythm not in RHYTHMS:
-        raise ParameterError(f"rhythm must be one of {RHYTHMS}, got {rhythm!r}")
-    if family is not None and family not in FAMILIES:
-        raise ParameterError(f"family must be one of {tuple(FAMILIES)}, got {family!r}")
+    if not 0 < min_chord <= max_chord:
+        raise ParameterError(f"need 0 < min_chord <= max_chord, got {min_chord}, {max_chord}")
     import pretty_midi
 
     rng = np.random.default_rng(seed)
-    family = family or list(FAMILIES)[int(rng.integers(len(FAMILIES)))]
-    program = int(rng.choice(FAMILIES[family]))
-    if rhythm is None:
-        rhythm = "strum" if family == "guitar" and rng.random() < 0.7 else str(rng.choice(["block", "arpeggio"]))
-    voicing = "guitar" if rhythm == "strum" else str(rng.choice(["close", "open", "guitar"]))
-    use_drums = bool(rng.random() < 0.35) if drums is None else drums
-    use_bass = bool(rng.random() < 0.6)
-    bpm = float(rng.uniform(70, 150))
+    target = float(rng.uniform(15, 45)) if target_duration is None else float(target_duration)
+    bpm = float(rng.uniform(60, 160))
     beat = 60.0 / bpm
-    restrike = bool(rng.random() < 0.5)
-    velocity = int(rng.integers(60, 105))
+    family = str(rng.choice(list(CHORD_PROGRAMS)))
+    program = int(rng.choice(CHORD_PROGRAMS[family]))
+    style = str(rng.choice(["close", "open", "inversion", "guitar"]))
+    if family == "guitar":
+        style = "guitar"
+    rhythm = str(rng.choice(["block", "arpeggio", "strum"]))
+    bass_mode = str(rng.choice(["none", "root", "chord"], p=[0.25, 0.45, 0.3]))
+    bass_program = int(rng.choice(BASS_PROGRAMS))
+    drums = bool(rng.random() < 0.35)
+    p_no_chord = 0.08 if rng.random() < 0.4 else 0.0
+    velocity = int(rng.integers(60, 115))
 
-    pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
-    inst = pretty_midi.Instrument(program=program)
-    bass = pretty_midi.Instrument(program=int(rng.choice(BASS_PROGRAMS)))
-    kit = pretty_midi.Instrument(program=0, is_drum=True)
+    n_max = int(np.ceil(target / min_chord)) + 1
+    labels = random_walk_labels(rng, n_max) if rng.random() < 0.7 else uniform_labels(rng, n_max)
+    beats_options = [b for b in (1, 2, 3, 4, 6, 8) if min_chord <= b * beat <= max_chord] or [
+        max(1, round(min_chord / beat))
+    ]
 
-    def vel() -> int:
-        return int(np.clip(velocity + rng.integers(-10, 11), 1, 127))
-
+    chord = pretty_midi.Instrument(program=program, name=family)
+    bass = pretty_midi.Instrument(program=bass_program, name="bass")
+    kit = pretty_midi.Instrument(program=0, is_drum=True, name="drums")
     segments: list[tuple[float, float, str]] = []
     t = 0.0
-    if rng.random() < 0.3:  # leading N: silence or drums only
-        n_beats = int(rng.integers(2, 5))
-        segments.append((t, t + n_beats * beat, NO_CHORD))
-        t += n_beats * beat
-    beat_choices = [b for b in (1, 2, 3, 4, 6, 8) if 0.5 <= b * beat <= 4.0]
-    chords = _chords(rng, 64, p_random)
     k = 0
-    while t < duration and k < len(chords):
-        if k > 0 and rng.random() < 0.05:  # a bar of N inside the piece
-            segments.append((t, t + 4 * beat, NO_CHORD))
-            t += 4 * beat
-        n_beats = int(rng.choice(beat_choices))
-        segments.append((t, t + n_beats * beat, chords[k]))
-        t += n_beats * beat
-        k += 1
-    if rng.random() < 0.3:  # trailing N with drums or silence
-        segments.append((t, t + 2 * beat, NO_CHORD))
-        t += 2 * beat
-
-    inversion = int(rng.integers(4))
-    octave = int(rng.integers(3, 5))
-    for start, end, label in segments:
-        n_beats = round((end - start) / beat)
-        if use_drums:
-            for b in range(n_beats):
-                tb = start + b * beat
-                kit.notes.append(pretty_midi.Note(vel(), 36 if b % 2 == 0 else 38, tb, tb + 0.1))
-                for h in (0.0, 0.5):
-                    kit.notes.append(pretty_midi.Note(max(1, vel() - 20), 42, tb + h * beat, tb + h * beat + 0.05))
-        if label == NO_CHORD:
-            continue
-        if voicing == "guitar":
-            shapes = guitar_voicings(label)
-            pitches = guitar_pitches(shapes[int(rng.integers(min(3, len(shapes))))])
-        elif voicing == "open":
-            pitches = open_voicing(label, octave=octave - 1, inversion=inversion)
+    while t < target or not segments:
+        n_beats = int(rng.choice(beats_options))
+        dur = n_beats * beat
+        start, end = t, t + dur
+        if p_no_chord and rng.random() < p_no_chord:
+            segments.append((start, end, "N"))
         else:
-            pitches = close_voicing(label, octave=octave, inversion=int(rng.integers(4)))
-        if rhythm == "block":
-            strikes = range(n_beats) if restrike else [0]
-            for b in strikes:
-                on = start + b * beat
-                off = end if not restrike else min(end, on + beat)
-                v = vel()
-                inst.notes.extend(pretty_midi.Note(v, p, on, off) for p in pitches)
-        elif rhythm == "arpeggio":
-            order = pitches + pitches[-2:0:-1] if rng.random() < 0.5 else pitches
-            for s in range(2 * n_beats):
-                on = start + s * beat / 2
-                inst.notes.append(pretty_midi.Note(vel(), order[s % len(order)], on, end))
-        else:  # strum on every beat (or every second), low to high
-            step = float(rng.uniform(0.012, 0.025))
-            every = 1 if restrike else 2
-            for b in range(0, n_beats, every):
-                on = start + b * beat
-                off = min(end, on + every * beat)
-                v = vel()
-                inst.notes.extend(
-                    pretty_midi.Note(v, p, on + j * step, max(on + j * step + 0.05, off)) for j, p in enumerate(pitches)
-                )
-        if use_bass:
-            root_pitch = 36 + close_voicing(label, octave=4)[0] % 12
-            if rng.random() < 0.5 or n_beats < 2:
-                bass.notes.append(pretty_midi.Note(vel(), root_pitch, start, end))
+            label = labels[k % len(labels)]
+            k += 1
+            pitches = _voicing(rng, label, style)
+            _play(chord, rng, pitches, start, end, beat, rhythm, velocity)
+            if bass_mode != "none":
+                bass_pc = parse(label)[0] if bass_mode == "root" else min(pitches) % 12
+                bass_pitch = 36 + (bass_pc - 36) % 12  # C2..B2
+                for b in range(n_beats if rhythm != "block" else 1):
+                    s = start + b * beat
+                    e = end if rhythm == "block" else min(s + 0.9 * beat, end)
+                    bass.notes.append(pretty_midi.Note(min(127, velocity + 5), bass_pitch, s, e))
+                label = _bass_label(label, bass_pc)
             else:
-                fifth = (
-                    root_pitch + 7
-                    if (close_voicing(label, octave=4)[0] + 7) % 12 in {p % 12 for p in pitches}
-                    else root_pitch + 12
-                )
-                for b in range(n_beats):
-                    p = root_pitch if b % 2 == 0 else fifth
-                    bass.notes.append(pretty_midi.Note(vel(), p, start + b * beat, start + (b + 1) * beat))
-    pm.instruments.append(inst)
-    programs = [program]
-    if bass.notes:
-        pm.instruments.append(bass)
-        programs.append(bass.program)
-    if kit.notes:
-        pm.instruments.append(kit)
-    last = max(n.end for i in pm.instruments for n in i.notes)
-    total = round(max(t, last) + 1.0, 3)
-    intervals = [[s, e] for s, e, _ in segments]
-    labels = [lab for _, _, lab in segments]
-    intervals.append([t, total])
-    labels.append(NO_CHORD)
-    # merge equal neighbours (a repeated chord is one segment)
-    merged_i, merged_l = [list(intervals[0])], [labels[0]]
-    for (s, e), lab in zip(intervals[1:], labels[1:], strict=True):
-        if lab == merged_l[-1]:
-            merged_i[-1][1] = e
+                label = _bass_label(label, min(pitches) % 12)
+            segments.append((start, end, label))
+        if drums:
+            for b in range(n_beats):
+                s = start + b * beat
+                kit.notes.append(pretty_midi.Note(velocity, _DRUMS["hat"], s, s + 0.1))
+                drum = _DRUMS["kick"] if b % 2 == 0 else _DRUMS["snare"]
+                kit.notes.append(pretty_midi.Note(velocity, drum, s, s + 0.1))
+        t = end
+    tail = 1.0
+    midi = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    midi.instruments.extend(inst for inst in (chord, bass, kit) if inst.notes)
+    merged: list[list] = []
+    for s, e, lab in segments:
+        if merged and merged[-1][2] == lab == "N":
+            merged[-1][1] = e
         else:
-            merged_i.append([s, e])
-            merged_l.append(lab)
+            merged.append([s, e, lab])
+    merged.append([t, t + tail, "N"])
+    intervals = np.round(np.array([[s, e] for s, e, _ in merged], dtype=np.float64), 3)
+    intervals[1:, 0] = intervals[:-1, 1]
+    programs = [inst.program for inst in midi.instruments if not inst.is_drum]
     return Piece(
-        midi=pm,
-        intervals=np.round(np.asarray(merged_i, dtype=np.float64), 3),
-        labels=merged_l,
-        duration=total,
+        midi=midi,
+        intervals=intervals,
+        labels=[lab for _, _, lab in merged],
+        duration=float(intervals[-1, 1]),
         programs=programs,
     )
+
+
+def _play(inst, rng, pitches, start, end, beat, rhythm, velocity) -> None:  # noqa: ANN001 - internal
+    import pretty_midi
+
+    pitches = sorted(pitches)
+    if rhythm == "block":
+        for p in pitches:
+            inst.notes.append(pretty_midi.Note(velocity, p, start, end))
+        return
+    if rhythm == "strum":
+        gap = float(rng.uniform(0.01, 0.03))
+        s = start
+        while s < end - 1e-9:
+            e = min(s + beat, end)
+            order = pitches if rng.random() < 0.7 else pitches[::-1]
+            for j, p in enumerate(order):
+                inst.notes.append(pretty_midi.Note(velocity, p, min(s + j * gap, e - 0.01), e))
+            s = e
+        return
+    step = beat / 2  # arpeggio in eighth notes, each note held to the end of the chord
+    s, j = start, 0
+    while s < end - 1e-9:
+        inst.notes.append(pretty_midi.Note(velocity, pitches[j % len(pitches)], s, end))
+        s += step
+        j += 1

@@ -1,0 +1,428 @@
+"""Dataset builders: plan items (presets, splits, soundfonts), render them in parallel, resume, write the manifest.
+
+Layout written (see :mod:`dlmir.data.manifest`)::
+
+    OUT/manifest.csv, OUT/audio/<id>.flac, OUT/labels/<id>.lab, OUT/labels/<id>.jams, OUT/.done/<id>.json
+
+Splits are by piece, never by frame. A piece's split is a fixed function of its id
+(:func:`split_of`: SHA-1 of the id mapped to [0, 1), < 0.15 test, < 0.25 valid, else train), so it
+does not depend on the size of the build or on the seed. Test pieces are rendered with a soundfont
+not used for training (default ``fluidr3``), train/valid pieces with the training soundfonts
+(default ``timgm6mb`` + ``musescore``; the ``ci`` preset uses ``timgm6mb`` only, because MuseScore
+General takes ~16 s to load), chosen per piece by its hash. Instruments are split by soundfont (test:
+the held-out soundfont) and, within the training soundfonts, by pitch (``pitch % 6 == 5`` -> valid).
+
+Resume: an item is finished when ``.done/<id>.json`` (its manifest row, written last) exists and its
+audio/label files exist; all files are written to temporary names and renamed, so an interrupted
+build never leaves a file that looks complete. A rebuild renders only unfinished items.
+
+Rendering runs in ``jobs`` processes; items are grouped by soundfont into fixed chunks, each rendered
+by a fresh :class:`~dlmir.data.synth.Renderer` (one soundfont load per chunk), so the audio does not
+depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlmir.errors import ParameterError
+
+__all__ = [
+    "BuildStats",
+    "ItemSpec",
+    "build_chords",
+    "build_instruments",
+    "plan_chords",
+    "plan_instruments",
+    "render_items",
+    "split_of",
+]
+
+TRAIN_SOUNDFONTS: tuple[str, ...] = ("timgm6mb", "musescore")
+TEST_SOUNDFONT = "fluidr3"
+DEFAULT_CHORD_HOURS = 5.0
+_MEAN_PROGRESSION_S = 30.0
+_MEAN_CHORALE_S = 45.0
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """One item to render: everything needed to regenerate it exactly.
+
+    Attributes
+    ----------
+    id : item id (file stem); source : ``progression``, ``chorale`` or ``instrument``.
+    split : ``train``/``valid``/``test``; soundfont : registry name or path; piece : piece id.
+    params : generator arguments (JSON-serialisable).
+    """
+
+    id: str
+    source: str
+    split: str
+    soundfont: str
+    piece: str
+    params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class BuildStats:
+    """What a build did: ``items`` in the manifest, ``rendered`` this run, seconds of audio, wall time."""
+
+    items: int
+    rendered: int
+    seconds: float
+    wall_time: float
+    splits: dict[str, int]
+    out: Path
+
+    @property
+    def hours(self) -> float:
+        """Hours of audio in the dataset."""
+        return self.seconds / 3600.0
+
+    def summary(self) -> str:
+        """One line: items, hours, split sizes, wall time."""
+        splits = ", ".join(f"{k} {v}" for k, v in sorted(self.splits.items()))
+        return (
+            f"{self.items} items ({self.rendered} rendered now), {self.hours:.2f} h of audio, "
+            f"splits: {splits}; wall time {self.wall_time:.1f} s -> {self.out}"
+        )
+
+
+def _unit(key: str) -> float:
+    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") / 2**64
+
+
+def split_of(piece_id: str, *, test: float = 0.15, valid: float = 0.10) -> str:
+    """Fixed split of a piece: ``test`` if SHA-1(id) in [0, test), ``valid`` in [test, test+valid), else ``train``."""
+    u = _unit(piece_id)
+    return "test" if u < test else "valid" if u < test + valid else "train"
+
+
+def _parse_size(size: str | float, default_hours: float) -> float | None:
+    """Hours for a size preset: ``None`` for ``ci``, ``default_hours`` for ``default``, N for ``"Nh"``."""
+    if isinstance(size, int | float):
+        hours = float(size)
+    elif size == "ci":
+        return None
+    elif size == "default":
+        hours = default_hours
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(h|hours?)?\s*", str(size))
+        if not m:
+            raise ParameterError(f"size must be 'ci', 'default' or hours like '0.5h', got {size!r}")
+        hours = float(m.group(1))
+    if hours <= 0:
+        raise ParameterError(f"size must be positive hours, got {size!r}")
+    return hours
+
+
+def _train_soundfont(item_id: str, soundfonts: tuple[str, ...]) -> str:
+    return soundfonts[int(_unit("sf:" + item_id) * len(soundfonts))]
+
+
+def _check_soundfonts(train: tuple[str, ...], test: str) -> None:
+    from dlmir.data.synth import resolve_soundfont
+
+    names = {resolve_soundfont(s)[1] for s in train}
+    if resolve_soundfont(test)[1] in names:
+        raise ParameterError(f"the test soundfont {test!r} is also a training soundfont; hold it out")
+
+
+def plan_chords(
+    size: str | float = "ci",
+    *,
+    seed: int = 0,
+    soundfonts: tuple[str, ...] | list[str] | None = None,
+    test_soundfont: str = TEST_SOUNDFONT,
+) -> list[ItemSpec]:
+    """Items of a chord dataset (progressions + chorales).
+
+    Parameters
+    ----------
+    size : ``ci`` (5 short progressions + 3 chorale excerpts, train/valid/test all present),
+        ``default`` (:data:`DEFAULT_CHORD_HOURS` hours) or hours (``"0.5h"`` or a float): half
+        progressions (~30 s each), half chorales (~45 s each, at most the 371 of the corpus).
+    seed : seed of the musical content (progressions, tempi, ensembles); splits do not depend on it.
+    soundfonts : training soundfonts (default ``timgm6mb`` + ``musescore``; ``ci``: ``timgm6mb``).
+    test_soundfont : held-out soundfont of the test split.
+    """
+    hours = _parse_size(size, DEFAULT_CHORD_HOURS)
+    train_sfs = tuple(soundfonts) if soundfonts else (("timgm6mb",) if hours is None else TRAIN_SOUNDFONTS)
+    _check_soundfonts(train_sfs, test_soundfont)
+    specs: list[ItemSpec] = []
+
+    def add(piece: str, source: str, params: dict[str, Any]) -> None:
+        split = split_of(piece)
+        sf = test_soundfont if split == "test" else _train_soundfont(piece, train_sfs)
+        specs.append(ItemSpec(piece, source, split, sf, piece, params))
+
+    if hours is None:
+        quota = {"train": 3, "valid": 1, "test": 1}
+        k = 0
+        while any(quota.values()):
+            piece = f"prog-{k:05d}"
+            if quota[split_of(piece)] > 0:
+                quota[split_of(piece)] -= 1
+                add(piece, "progression", {"seed": [seed, k], "target_duration": 8.0})
+            k += 1
+        quota = {"train": 2, "valid": 0, "test": 1}
+        for number in _chorale_order():
+            piece = f"chorale-{number:03d}"
+            if quota[split_of(piece)] > 0:
+                quota[split_of(piece)] -= 1
+                add(piece, "chorale", {"number": number, "seed": [seed, number], "max_beats": 16})
+            if not any(quota.values()):
+                break
+        return specs
+    n_prog = max(1, round(hours * 3600 * 0.5 / _MEAN_PROGRESSION_S))
+    n_chor = min(371, max(1, round(hours * 3600 * 0.5 / _MEAN_CHORALE_S)))
+    for k in range(n_prog):
+        add(f"prog-{k:05d}", "progression", {"seed": [seed, k]})
+    for number in _chorale_order()[:n_chor]:
+        add(f"chorale-{number:03d}", "chorale", {"number": number, "seed": [seed, number]})
+    return specs
+
+
+def _chorale_order() -> list[int]:
+    """Riemenschneider numbers 1..371 in a fixed pseudo-random order (so partial builds spread over the corpus)."""
+    return sorted(range(1, 372), key=lambda n: _unit(f"chorale-{n:03d}:order"))
+
+
+def plan_instruments(
+    size: str = "ci",
+    *,
+    soundfonts: tuple[str, ...] | list[str] | None = None,
+    test_soundfont: str = TEST_SOUNDFONT,
+) -> list[ItemSpec]:
+    """Items of the isolated-note dataset.
+
+    ``ci``: per instrument, its middle pitch at mf in ``timgm6mb`` (train) and in the test soundfont,
+    plus the nearest pitch with ``pitch % 6 == 5`` (valid). ``default``: every pitch of every range, 3
+    dynamics, every soundfont (about 5,700 notes, 2 s each, ~3.2 h).
+    """
+    from dlmir.data.instruments import DYNAMICS, INSTRUMENTS
+
+    if size not in ("ci", "default"):
+        raise ParameterError(f"instrument dataset size must be 'ci' or 'default', got {size!r}")
+    train_sfs = tuple(soundfonts) if soundfonts else (("timgm6mb",) if size == "ci" else TRAIN_SOUNDFONTS)
+    _check_soundfonts(train_sfs, test_soundfont)
+    specs = []
+
+    def add(sf: str, name: str, pitch: int, dyn: str, split: str) -> None:
+        stem = Path(sf).stem if os.sep in sf else sf
+        item_id = f"{name}-{pitch:03d}-{dyn}-{stem}"
+        params = {"instrument": name, "pitch": pitch, "dynamic": dyn}
+        specs.append(ItemSpec(item_id, "instrument", split, sf, item_id, params))
+
+    for name, inst in INSTRUMENTS.items():
+        if size == "ci":
+            mid = (inst.low + inst.high) // 2
+            valid_pitch = mid + (5 - mid) % 6
+            if valid_pitch > inst.high:
+                valid_pitch -= 6
+            add(train_sfs[0], name, mid if mid % 6 != 5 else mid - 1, "mf", "train")
+            add(train_sfs[0], name, valid_pitch, "mf", "valid")
+            add(test_soundfont, name, mid, "mf", "test")
+            continue
+        for pitch in range(inst.low, inst.high + 1):
+            for dyn in DYNAMICS:
+                for sf in train_sfs:
+                    add(sf, name, pitch, dyn, "valid" if pitch % 6 == 5 else "train")
+                add(test_soundfont, name, pitch, dyn, "test")
+    return specs
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _paths(out: Path, spec: ItemSpec) -> dict[str, Path]:
+    paths = {"audio": out / "audio" / f"{spec.id}.flac", "done": out / ".done" / f"{spec.id}.json"}
+    if spec.source != "instrument":
+        paths["lab"] = out / "labels" / f"{spec.id}.lab"
+        paths["jams"] = out / "labels" / f"{spec.id}.jams"
+    return paths
+
+
+def _is_done(out: Path, spec: ItemSpec) -> bool:
+    return all(p.is_file() for p in _paths(out, spec).values())
+
+
+def _make_piece(spec: ItemSpec):  # noqa: ANN202 - Piece
+    p = spec.params
+    if spec.source == "progression":
+        from dlmir.data.progressions import generate_progression
+
+        return generate_progression(p["seed"], target_duration=p.get("target_duration"))
+    if spec.source == "chorale":
+        from dlmir.data.chorales import generate_chorale
+
+        return generate_chorale(p["number"], p["seed"], max_beats=p.get("max_beats"))
+    if spec.source == "instrument":
+        from dlmir.data.instruments import generate_note
+
+        return generate_note(p["instrument"], p["pitch"], p["dynamic"])
+    raise ParameterError(f"unknown item source {spec.source!r}")
+
+
+def render_chunk(out: str | os.PathLike[str], specs: list[ItemSpec], *, sr: int = 22050) -> list[dict[str, str]]:
+    """Render ``specs`` with one fresh renderer into ``out``; returns their manifest rows (as written to ``.done``)."""
+    from dlmir.annotations import write_jams, write_lab
+    from dlmir.data.synth import Renderer, resolve_soundfont
+    from dlmir.io import save
+
+    out = Path(out)
+    rows = []
+    with Renderer(sr=sr) as renderer:
+        for spec in specs:
+            piece = _make_piece(spec)
+            y = renderer.render(piece.midi, spec.soundfont, duration=piece.duration)
+            paths = _paths(out, spec)
+            for p in paths.values():
+                p.parent.mkdir(parents=True, exist_ok=True)
+            save(paths["audio"], y, sr)
+            row: dict[str, str] = {
+                "id": spec.id,
+                "source": spec.source,
+                "split": spec.split,
+                "soundfont": resolve_soundfont(spec.soundfont)[1].stem,
+                "programs": "+".join(str(int(p)) for p in piece.programs),
+                "duration": f"{len(y) / sr:.3f}",
+                "audio": f"audio/{spec.id}.flac",
+                "lab": "",
+                "jams": "",
+                "piece": spec.piece,
+            }
+            if spec.source == "instrument":
+                row.update(
+                    instrument=spec.params["instrument"],
+                    pitch=str(spec.params["pitch"]),
+                    dynamic=spec.params["dynamic"],
+                )
+            else:
+                write_lab(paths["lab"], piece.intervals, piece.labels)
+                write_jams(paths["jams"], piece.intervals, piece.labels, duration=piece.duration, title=spec.id)
+                row.update(lab=f"labels/{spec.id}.lab", jams=f"labels/{spec.id}.jams")
+            tmp = paths["done"].with_name(f".{paths['done'].name}.part")
+            tmp.write_text(json.dumps(row), encoding="utf-8")
+            os.replace(tmp, paths["done"])
+            rows.append(row)
+    return rows
+
+
+def _chunks(specs: list[ItemSpec], chunk_size: int) -> list[list[ItemSpec]]:
+    by_sf: dict[str, list[ItemSpec]] = {}
+    for s in specs:
+        by_sf.setdefault(s.soundfont, []).append(s)
+    chunks = []
+    for sf, items in by_sf.items():
+        n = chunk_size * 4 if "musescore" in sf.lower() else chunk_size  # slow load: bigger chunks
+        chunks += [items[i : i + n] for i in range(0, len(items), n)]
+    return chunks
+
+
+def render_items(
+    out: str | os.PathLike[str],
+    specs: list[ItemSpec],
+    *,
+    jobs: int | None = None,
+    chunk_size: int = 16,
+    progress: bool = True,
+) -> BuildStats:
+    """Render the unfinished items of ``specs`` into ``out`` and write ``out/manifest.csv`` (all of ``specs``).
+
+    Parameters
+    ----------
+    jobs : worker processes (default: all cores; 1 renders in this process).
+    chunk_size : items per renderer (per soundfont load); MuseScore chunks are 4x larger.
+    progress : show a tqdm progress bar.
+    """
+    from tqdm.auto import tqdm
+
+    from dlmir.data.manifest import write_manifest
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = [s.id for s in specs]
+    if len(set(ids)) != len(ids):
+        raise ParameterError("item ids of a build must be unique")
+    todo = [s for s in specs if not _is_done(out, s)]
+    jobs = max(1, os.cpu_count() or 1) if jobs is None else max(1, int(jobs))
+    chunks = _chunks(todo, chunk_size)
+    bar = tqdm(total=len(todo), desc=f"rendering {out.name}", unit="item", disable=not progress or not todo)
+    if jobs == 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            render_chunk(out, chunk)
+            bar.update(len(chunk))
+    else:
+        import multiprocessing
+
+        # import the heavy modules once here; forked workers inherit them (saves ~10 s per worker)
+        import dlmir.annotations
+        import dlmir.data.synth
+        import dlmir.io  # noqa: F401
+
+        if any(s.source == "chorale" for s in todo):
+            from dlmir.data.chorales import chorale_ids
+
+            chorale_ids()
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=ctx) as pool:
+            futures = {pool.submit(render_chunk, out, chunk): len(chunk) for chunk in chunks}
+            for fut in as_completed(futures):
+                fut.result()
+                bar.update(futures[fut])
+    bar.close()
+    rows = [json.loads(_paths(out, s)["done"].read_text(encoding="utf-8")) for s in specs]
+    write_manifest(out, rows)
+    splits: dict[str, int] = {}
+    for r in rows:
+        splits[r["split"]] = splits.get(r["split"], 0) + 1
+    return BuildStats(
+        items=len(rows),
+        rendered=len(todo),
+        seconds=math.fsum(float(r["duration"]) for r in rows),
+        wall_time=time.perf_counter() - t0,
+        splits=splits,
+        out=out,
+    )
+
+
+def build_chords(
+    out: str | os.PathLike[str],
+    *,
+    size: str | float = "ci",
+    seed: int = 0,
+    soundfonts: list[str] | None = None,
+    test_soundfont: str = TEST_SOUNDFONT,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> BuildStats:
+    """Build (or resume) a chord dataset of progressions and Bach chorales in ``out``; see :func:`plan_chords`."""
+    specs = plan_chords(size, seed=seed, soundfonts=soundfonts, test_soundfont=test_soundfont)
+    return render_items(out, specs, jobs=jobs, progress=progress)
+
+
+def build_instruments(
+    out: str | os.PathLike[str],
+    *,
+    size: str = "ci",
+    soundfonts: list[str] | None = None,
+    test_soundfont: str = TEST_SOUNDFONT,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> BuildStats:
+    """Build (or resume) the isolated-note instrument dataset in ``out``; see :func:`plan_instruments`."""
+    specs = plan_instruments(size, soundfonts=soundfonts, test_soundfont=test_soundfont)
+    return render_items(out, specs, jobs=jobs, chunk_size=64, progress=progress)
