@@ -1,0 +1,75 @@
+"""``dlmir data chords`` and ``dlmir data instruments``: render labelled datasets through soundfonts.
+
+Thin: the work is done by :func:`dlmir.data.build.build_chords` and :func:`dlmir.data.build.build_instruments`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dlmir.cli.app import data_app
+
+
+def _run(fn, **kwargs) -> None:  # noqa: ANN001 - builder function
+    from dlmir.errors import DlmirError
+
+    try:
+        stats = fn(**kwargs)
+    except DlmirError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(stats.summary())
+
+
+@data_app.command("chords")
+def chords(
+    out: Path = typer.Argument(..., help="Dataset folder to create or resume."),
+    size: str = typer.Option("ci", "--size", help="ci | default (5 h) | hours like 0.5h."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the musical content (splits do not depend on it)."),
+    soundfont: list[str] = typer.Option(
+        None, "--soundfont", help="Training soundfont NAME (timgm6mb, musescore) or PATH; repeatable."
+    ),
+    test_soundfont: str = typer.Option("fluidr3", "--test-soundfont", help="Held-out soundfont of the test split."),
+    jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Render chord progressions and Bach chorales with exact chord labels (.lab + .jams) into OUT."""
+    from dlmir.data.build import build_chords
+
+    _run(
+        build_chords,
+        out=out,
+        size=size,
+        seed=seed,
+        soundfonts=soundfont or None,
+        test_soundfont=test_soundfont,
+        jobs=jobs,
+        progress=not quiet,
+    )
+
+
+@data_app.command("instruments")
+def instruments(
+    out: Path = typer.Argument(..., help="Dataset folder to create or resume."),
+    size: str = typer.Option("ci", "--size", help="ci | default (~5,700 notes)."),
+    soundfont: list[str] = typer.Option(
+        None, "--soundfont", help="Training soundfont NAME (timgm6mb, musescore) or PATH; repeatable."
+    ),
+    test_soundfont: str = typer.Option("fluidr3", "--test-soundfont", help="Held-out soundfont of the test split."),
+    jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Render isolated notes of 15 instruments over their pitch ranges at pp/mf/ff into OUT."""
+    from dlmir.data.build import build_instruments
+
+    _run(
+        build_instruments,
+        out=out,
+        size=size,
+        soundfonts=soundfont or None,
+        test_soundfont=test_soundfont,
+        jobs=jobs,
+        progress=not quiet,
+    )
