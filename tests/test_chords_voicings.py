@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from dlmir.chords import VOCAB, parse, pitch_classes
+from dlmir.chords import QUALITIES, VOCAB, chord_label, parse, pitch_classes, template
 from dlmir.chords.voicings import (
     GUITAR_TUNING,
     close_voicing,
@@ -77,3 +78,38 @@ def test_guitar_pitches_and_errors() -> None:
         guitar_pitches((0, 1, 2))
     with pytest.raises(ParameterError):
         close_voicing("N")
+
+
+def test_close_and_inversions_hand_values() -> None:
+    assert close_voicing("C:maj") == [60, 64, 67]  # C4 E4 G4
+    assert close_voicing("A:min7", inversion=1) == [72, 76, 79, 81]  # C5 E5 G5 A5
+    assert close_voicing("G:7", octave=3, inversion=2) == [62, 65, 67, 71]  # D4 F4 G4 B4
+
+
+def test_open_voicing_triad_spread() -> None:
+    assert open_voicing("G:maj") == [55, 62, 71]  # G3 D4 B4: root, fifth, third + 12
+
+
+def test_guitar_open_shapes_and_tuning() -> None:
+    assert GUITAR_TUNING == (40, 45, 50, 55, 59, 64)
+    assert guitar_voicing("C:maj") == (None, 3, 2, 0, 1, 0)
+    assert guitar_voicing("E:min") == (0, 2, 2, 0, 0, 0)
+    assert guitar_pitches((None, 3, 2, 0, 1, 0)) == [48, 52, 55, 60, 64]
+
+
+@pytest.mark.parametrize("quality", list(QUALITIES))
+def test_guitar_shapes_sound_the_template(quality: str) -> None:
+    for root in (0, 4, 9):
+        label = chord_label(root, quality)
+        shapes = guitar_voicings(label)
+        assert shapes, label
+        want = template(label)
+        for shape in shapes[:5]:
+            pitches = guitar_pitches(shape)
+            assert pitches[0] % 12 == root
+            pcs = np.zeros(12, dtype=np.float32)
+            pcs[[p % 12 for p in pitches]] = 1
+            fifth = (root + 7) % 12
+            if len(QUALITIES[quality]) == 4 and 7 in QUALITIES[quality]:
+                pcs[fifth] = want[fifth]  # the fifth may be left out of 4-note chords
+            np.testing.assert_array_equal(pcs, want)

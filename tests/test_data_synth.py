@@ -107,3 +107,33 @@ def test_missing_fluidsynth_raises_dependency_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(DependencyError, match="apt-get install fluidsynth"):
         synth.Renderer(sr=SR)
+
+
+def _note(pitch: int, program: int = 0, dur: float = 1.0) -> pretty_midi.PrettyMIDI:
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(program=program)
+    inst.notes.append(pretty_midi.Note(100, pitch, 0.25, 0.25 + dur))
+    pm.instruments.append(inst)
+    return pm
+
+
+def test_length_pitch_and_onset() -> None:
+    sr = 22050
+    with Renderer(sr=sr) as r:
+        y = r.render(_note(69, program=73), "timgm6mb", duration=2.0)  # flute A4
+    assert y.shape == (2 * sr,) and y.dtype == np.float32
+    assert np.max(np.abs(y)) == pytest.approx(0.9, abs=1e-6)
+    assert np.max(np.abs(y[: int(0.25 * sr) - 1])) < 1e-6  # nothing before the note-on
+    seg = y[int(0.5 * sr) : int(1.0 * sr)]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), n=1 << 16))
+    f0 = np.argmax(spec) * sr / (1 << 16)
+    assert f0 == pytest.approx(440.0, rel=0.01)
+
+
+def test_deterministic_in_fresh_renderers() -> None:
+    pm = _note(60, dur=0.5)
+    with Renderer() as a, Renderer() as b:
+        y1, y2 = a.render(pm, "timgm6mb"), b.render(pm, "timgm6mb")
+        y3 = a.render(pm, "timgm6mb")  # same renderer again: flushed and reset
+    np.testing.assert_array_equal(y1, y2)
+    np.testing.assert_allclose(y1, y3, atol=0.05)
