@@ -159,7 +159,8 @@ def _variants(runs: list[str], designed: bool) -> dict[str, object]:
     for run in runs:
         name = Path(run).name if run != "default" else "default"
         cfg = read_config(run)["model"]
-        label = f"{name} ({cfg['layers']}-layer, init={cfg['init']})"
+        init = cfg["init"] if cfg["layers"] == 1 else f"hidden {cfg['hidden']}, {cfg['hidden_init']}"
+        label = f"{name} ({cfg['layers']}-layer, {init}, context {cfg['context']})"
         variants[label] = load(run)
     return variants
 
