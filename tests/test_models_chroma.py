@@ -111,3 +111,17 @@ def test_bad_parameters_raise():
         LearnedChroma()(torch.zeros(1, 84, 3))
     with pytest.raises(ParameterError):
         load("/nonexistent/run")
+
+
+def test_octave_init_equals_chroma_frontend_on_audio():
+    from dlmir.frontends import CQT, Chroma
+
+    sr = 22050
+    t = np.arange(sr) / sr
+    y = torch.from_numpy(
+        (0.3 * np.sin(2 * np.pi * 261.63 * t) + 0.2 * np.sin(2 * np.pi * 392.0 * t)).astype(np.float32)
+    )
+    cqt = CQT(sr=sr, hop_length=512, n_bins=192, bins_per_octave=24)(y)
+    model = LearnedChroma(output="linear", log_gain=100.0)
+    designed = Chroma(sr=sr, hop_length=512, bins_per_octave=24, n_octaves=8, log_gain=100.0, norm=None)(y)
+    np.testing.assert_allclose(model(cqt).detach().numpy(), designed.numpy(), rtol=1e-4, atol=1e-4)
