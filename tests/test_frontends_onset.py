@@ -92,7 +92,7 @@ def test_gradcheck_reaches_input_and_band_weights() -> None:
     def f(y: torch.Tensor, mel: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         return torch.func.functional_call(fe, {names[0]: mel, names[1]: mean}, (y,))
 
-    assert torch.autograd.gradcheck(f, (y, mel, mean))
+    assert torch.autograd.gradcheck(f, (y, mel, mean), fast_mode=True)
 
 
 def test_one_optimiser_step_changes_trainable_only() -> None:
