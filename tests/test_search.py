@@ -47,3 +47,13 @@ def test_sampler_is_random_and_seeded():
     a, b = draws(0), draws(0)
     assert a == b
     assert len(set(a)) == 20 and all(1e-4 <= v <= 3e-2 for v in a)  # continuous draws, not grid points
+
+
+def test_audio_augmented_split_adds_one_copy_per_augmentation(dataset):
+    plain = build_split(dataset, "test", frame_step=4)
+    augmented = build_split(dataset, "test", frame_step=4, augment=["noise", "codec"])
+    assert len(augmented) == 3 * len(plain)
+    x0, x1 = plain.tensors[0], augmented.tensors[0]
+    assert x1[: len(x0)].equal(x0)  # one test item: original frames, then its noisy and MP3 copies
+    assert not x1[len(x0) : 2 * len(x0)].equal(x0)
+    assert augmented.tensors[2][len(x0) : 2 * len(x0)].equal(plain.tensors[2])  # same targets
