@@ -119,6 +119,23 @@ def patches(cqt: np.ndarray, context: int, frames: np.ndarray) -> np.ndarray:
     return padded.T[idx][:, None]  # (n, 2c+1, n_bins) -> (n, 1, 2c+1, n_bins)
 
 
+def _from_chord_dataset(
+    dataset: str | os.PathLike[str], split: str, *, context: int, frame_step: int, progress: bool
+) -> TensorDataset | None:
+    """Every ``frame_step``-th frame of :class:`dlmir.data.datasets.ChordDataset` (157-class labels, on-disk
+    feature cache under ``DATASET/features/``) as tensors; None when that loader is not installed."""
+    try:
+        from dlmir.data.datasets import ChordDataset
+    except ImportError:
+        return None
+    try:
+        ds = ChordDataset(dataset, split=split, context=context, vocabulary="full", cache=True, progress=progress)
+    except OSError:  # read-only dataset folder: keep the features in memory
+        ds = ChordDataset(dataset, split=split, context=context, vocabulary="full", cache=False, progress=progress)
+    items = [ds[i] for i in range(0, len(ds), frame_step)]
+    return TensorDataset(*(torch.stack(parts) for parts in zip(*items, strict=True)))
+
+
 def build_split(
     dataset: str | os.PathLike[str],
     split: str,
@@ -139,7 +156,15 @@ def build_split(
     augment : audio-domain augmentations (``'noise'``, ``'codec'``): each adds one augmented copy of
         every item's frames (audio -> augmentation -> CQT), cached for the whole run.
     max_items : use at most this many items (the first ones of the manifest).
+
+    Without audio augmentation and ``max_items``, frames come from :class:`dlmir.data.datasets.ChordDataset`
+    (labels reduced to the 157-class vocabulary, class indices set, features cached on disk); otherwise
+    they are computed here (class index -1, templates of the raw labels via :func:`mir_eval.chord.encode`).
     """
+    if not augment and max_items is None:
+        from_loader = _from_chord_dataset(dataset, split, context=context, frame_step=frame_step, progress=progress)
+        if from_loader is not None:
+            return from_loader
     from dlmir.data.augment import augment_audio
 
     rows = read_manifest(dataset, split)[:max_items]
