@@ -66,6 +66,6 @@ def test_chroma_command_writes_npy(dataset, tmp_path):
 
 def test_errors_are_named(tmp_path):
     result = runner.invoke(app, ["train", "chroma", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")])
-    assert result.exit_code == 2 and "manifest.csv" in result.output
+    assert result.exit_code == 2 and "nowhere" in result.output  # the message names the folder
     result = runner.invoke(app, ["chroma", str(tmp_path / "x.wav"), "--model", str(tmp_path), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "config.json" in result.output
