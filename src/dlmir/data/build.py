@@ -367,17 +367,15 @@ def render_items(
     else:
         import multiprocessing
 
-        # import the heavy modules once here; forked workers inherit them (saves ~10 s per worker)
-        import dlmir.annotations
-        import dlmir.data.synth
-        import dlmir.io  # noqa: F401
-
-        if any(s.source == "chorale" for s in todo):
-            from dlmir.data.chorales import chorale_ids
-
-            chorale_ids()
+        # forkserver: workers fork from a clean single-threaded server that imported the heavy modules once
+        # (plain fork can deadlock when the parent holds thread locks, e.g. torch's or pytest's)
         methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if ctx.get_start_method() == "forkserver":
+            preload = ["dlmir.data.build", "dlmir.annotations", "dlmir.io", "dlmir.data.synth", "pretty_midi"]
+            if any(s.source == "chorale" for s in todo):
+                preload.append("music21.corpus")
+            ctx.set_forkserver_preload(preload)
         with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=ctx) as pool:
             futures = {pool.submit(render_chunk, out, chunk): len(chunk) for chunk in chunks}
             for fut in as_completed(futures):
