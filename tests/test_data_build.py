@@ -104,3 +104,18 @@ def test_instrument_plan_and_ci_build(tmp_path: Path) -> None:
     assert len({r["instrument"] for r in rows}) == 15
     for r in rows:
         assert sf.info(tmp_path / r["audio"]).frames == 2 * 22050
+
+
+def test_cli_errors_and_registration(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import dlmir.cli.data_build  # noqa: F401 - registers the commands
+    from dlmir.cli.app import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["data", "chords", str(tmp_path / "x"), "--soundfont", "/nonexistent/a.sf2"])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    result = runner.invoke(app, ["data", "instruments", str(tmp_path / "y"), "--size", "huge"])
+    assert result.exit_code == 2
+    assert "'ci' or 'default'" in result.output
