@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from dlmir.errors import ParameterError
@@ -46,7 +45,13 @@ class Dense(Stage):
 
     @classmethod
     def random(
-        cls, in_features: int, out_features: int, *, bias: bool = True, std: float | None = None, seed: int | None = None
+        cls,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        std: float | None = None,
+        seed: int | None = None,
     ) -> Dense:
         """A trainable dense layer with Gaussian weights (std ``1/sqrt(in_features)`` unless given)."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
