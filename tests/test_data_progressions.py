@@ -60,3 +60,31 @@ def test_rendered_chroma_matches_labels() -> None:
                 cos.append(chroma[:, i] @ tpl / (np.linalg.norm(chroma[:, i]) * np.linalg.norm(tpl) + 1e-9))
             medians.append(np.median(cos))
     assert min(medians) > 0.8, medians
+
+
+def test_every_sounding_note_belongs_to_its_label() -> None:
+    """Labels are exact by construction: each pitched note starting in a chord segment is one of its chord
+    tones (label times are rounded to 1 ms, note times are not: hence the 1 ms tolerance)."""
+    from dlmir.chords import pitch_classes
+
+    for seed in range(40):
+        p = generate_progression(seed, target_duration=20.0)
+        for inst in p.midi.instruments:
+            if inst.is_drum:
+                continue
+            for n in inst.notes:
+                k = int(np.searchsorted(p.intervals[:, 0], n.start + 1e-3, side="right") - 1)
+                assert p.labels[k] != "N", (seed, n)
+                assert n.pitch % 12 in pitch_classes(p.labels[k]), (seed, p.labels[k], n.pitch)
+
+
+def test_arrangements_vary_and_midi_is_reproducible() -> None:
+    pieces = [generate_progression(s, target_duration=10.0) for s in range(40)]
+    assert len({prog for p in pieces for prog in p.programs}) >= 10  # piano, guitars, organ, strings, ...
+    assert any(inst.is_drum for p in pieces for inst in p.midi.instruments)
+    assert any(lab == "N" for p in pieces for lab in p.labels[:-1])  # N segments inside some pieces
+    a, b = generate_progression(7, target_duration=10.0), generate_progression(7, target_duration=10.0)
+    notes_a = [[(n.pitch, n.start, n.end, n.velocity) for n in i.notes] for i in a.midi.instruments]
+    notes_b = [[(n.pitch, n.start, n.end, n.velocity) for n in i.notes] for i in b.midi.instruments]
+    assert notes_a == notes_b
+    assert generate_progression(8, target_duration=10.0).labels != a.labels
