@@ -119,3 +119,18 @@ def test_cli_errors_and_registration(tmp_path: Path) -> None:
     result = runner.invoke(app, ["data", "instruments", str(tmp_path / "y"), "--size", "huge"])
     assert result.exit_code == 2
     assert "'ci' or 'default'" in result.output
+
+
+def test_silent_instrument_note_is_skipped_once(tmp_path: Path) -> None:
+    from dlmir.data.build import ItemSpec, render_items
+
+    params = {"instrument": "contrabass", "dynamic": "pp"}
+    specs = [  # FluidR3 GM's contrabass has no pp sample above MIDI 57 (renders silent); 48 exists
+        ItemSpec("cb60", "instrument", "test", "fluidr3", "cb60", {**params, "pitch": 60}),
+        ItemSpec("cb48", "instrument", "test", "fluidr3", "cb48", {**params, "pitch": 48}),
+    ]
+    stats = render_items(tmp_path, specs, jobs=1, progress=False)
+    assert (stats.items, stats.skipped, stats.rendered) == (1, 1, 2)
+    assert [r["id"] for r in _rows(tmp_path)] == ["cb48"]
+    again = render_items(tmp_path, specs, jobs=1, progress=False)
+    assert (again.items, again.skipped, again.rendered) == (1, 1, 0)

@@ -12,6 +12,9 @@ not used for training (default ``fluidr3``), train/valid pieces with the trainin
 General takes ~16 s to load), chosen per piece by its hash. Instruments are split by soundfont (test:
 the held-out soundfont) and, within the training soundfonts, by pitch (``pitch % 6 == 5`` -> valid).
 
+Instrument notes that render silent (a soundfont without a sample for that pitch and velocity) are
+skipped: their ``.done`` marker records why and they are left out of the manifest.
+
 Resume: an item is finished when ``.done/<id>.json`` (its manifest row, written last) exists and its
 audio/label files exist; all files are written to temporary names and renamed, so an interrupted
 build never leaves a file that looks complete. A rebuild renders only unfinished items.
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlmir.errors import ParameterError
+from dlmir.errors import AudioError, ParameterError
 
 __all__ = [
     "BuildStats",
@@ -83,6 +86,7 @@ class BuildStats:
     wall_time: float
     splits: dict[str, int]
     out: Path
+    skipped: int = 0
 
     @property
     def hours(self) -> float:
@@ -92,8 +96,9 @@ class BuildStats:
     def summary(self) -> str:
         """One line: items, hours, split sizes, wall time."""
         splits = ", ".join(f"{k} {v}" for k, v in sorted(self.splits.items()))
+        skipped = f", {self.skipped} skipped (silent in their soundfont)" if self.skipped else ""
         return (
-            f"{self.items} items ({self.rendered} rendered now), {self.hours:.2f} h of audio, "
+            f"{self.items} items ({self.rendered} rendered now{skipped}), {self.hours:.2f} h of audio, "
             f"splits: {splits}; wall time {self.wall_time:.1f} s -> {self.out}"
         )
 
@@ -254,7 +259,16 @@ def _paths(out: Path, spec: ItemSpec) -> dict[str, Path]:
 
 
 def _is_done(out: Path, spec: ItemSpec) -> bool:
-    return all(p.is_file() for p in _paths(out, spec).values())
+    paths = _paths(out, spec)
+    if paths["done"].is_file() and spec.source == "instrument" and not paths["audio"].exists():
+        return "skipped" in json.loads(paths["done"].read_text(encoding="utf-8"))  # a note the soundfont lacks
+    return all(p.is_file() for p in paths.values())
+
+
+def _write_marker(path: Path, row: dict[str, str]) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(row), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _make_piece(spec: ItemSpec):  # noqa: ANN202 - Piece
@@ -285,10 +299,18 @@ def render_chunk(out: str | os.PathLike[str], specs: list[ItemSpec], *, sr: int 
     with Renderer(sr=sr) as renderer:
         for spec in specs:
             piece = _make_piece(spec)
-            y = renderer.render(piece.midi, spec.soundfont, duration=piece.duration)
             paths = _paths(out, spec)
             for p in paths.values():
                 p.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                y = renderer.render(piece.midi, spec.soundfont, duration=piece.duration)
+            except AudioError as exc:
+                if spec.source != "instrument":
+                    raise
+                # e.g. FluidR3 GM's contrabass has no sample above MIDI 57 at pp: skip the note, remember why
+                _write_marker(paths["done"], {"id": spec.id, "skipped": str(exc)})
+                rows.append({"id": spec.id, "skipped": str(exc)})
+                continue
             save(paths["audio"], y, sr)
             row: dict[str, str] = {
                 "id": spec.id,
@@ -312,9 +334,7 @@ def render_chunk(out: str | os.PathLike[str], specs: list[ItemSpec], *, sr: int 
                 write_lab(paths["lab"], piece.intervals, piece.labels)
                 write_jams(paths["jams"], piece.intervals, piece.labels, duration=piece.duration, title=spec.id)
                 row.update(lab=f"labels/{spec.id}.lab", jams=f"labels/{spec.id}.jams")
-            tmp = paths["done"].with_name(f".{paths['done'].name}.part")
-            tmp.write_text(json.dumps(row), encoding="utf-8")
-            os.replace(tmp, paths["done"])
+            _write_marker(paths["done"], row)
             rows.append(row)
     return rows
 
@@ -382,7 +402,8 @@ def render_items(
                 fut.result()
                 bar.update(futures[fut])
     bar.close()
-    rows = [json.loads(_paths(out, s)["done"].read_text(encoding="utf-8")) for s in specs]
+    markers = [json.loads(_paths(out, s)["done"].read_text(encoding="utf-8")) for s in specs]
+    rows = [m for m in markers if "skipped" not in m]
     write_manifest(out, rows)
     splits: dict[str, int] = {}
     for r in rows:
@@ -394,6 +415,7 @@ def render_items(
         wall_time=time.perf_counter() - t0,
         splits=splits,
         out=out,
+        skipped=len(markers) - len(rows),
     )
 
 
