@@ -60,10 +60,10 @@ def run_demo(audio: str | os.PathLike[str] | None, out: str | os.PathLike[str]) 
     np.save(out / "chroma_learned.npy", learned)
     _plot_pair(features["chroma"], learned, sr, out / "chroma_designed_vs_learned.png")
 
-    lines.append("chord recognition (template matching + Viterbi, major/minor vocabulary):")
+    lines.append("chord recognition (template matching + Viterbi, 157-class vocabulary):")
     results = {}
     for name, chroma in chromas.items():
-        intervals, labels = decode(chroma, sr=sr, hop_length=HOP, vocabulary="majmin")
+        intervals, labels = decode(chroma, sr=sr, hop_length=HOP, vocabulary="full")
         write_lab(out / f"chords_{name}.lab", intervals, labels)
         write_jams(out / f"chords_{name}.jams", intervals, labels, duration=duration)
         results[name] = (intervals, labels)

@@ -8,26 +8,12 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 
 from dlmir.errors import AnnotationError, ParameterError
 
 CHORD_METRICS = ("root", "majmin", "triads", "sevenths", "tetrads")
-
-
-def _read_lab(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
-    import mir_eval
-
-    path = Path(path)
-    if not path.exists():
-        raise AnnotationError(f"{path}: no such chord annotation file")
-    try:
-        intervals, labels = mir_eval.io.load_labeled_intervals(str(path))
-    except Exception as exc:
-        raise AnnotationError(f"{path}: cannot read as start/end/label lines ({exc})") from exc
-    return intervals, list(labels)
 
 
 def chords(
@@ -48,8 +34,10 @@ def chords(
 
 def chord_files(reference: str | os.PathLike[str], estimate: str | os.PathLike[str]) -> OrderedDict[str, float]:
     """:func:`chords` for two ``.lab`` files (``start end label`` lines, seconds)."""
-    ref_i, ref_l = _read_lab(reference)
-    est_i, est_l = _read_lab(estimate)
+    from dlmir.annotations import read_lab
+
+    ref_i, ref_l = read_lab(reference)
+    est_i, est_l = read_lab(estimate)
     return chords(ref_i, ref_l, est_i, est_l)
 
 

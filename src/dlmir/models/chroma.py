@@ -16,26 +16,13 @@ import torch
 from torch import nn
 
 from dlmir.errors import ParameterError
+from dlmir.frontends.chroma import octave_matrix
 from dlmir.layers import Cascade, Dense, HalfWaveRectify, LogCompression, Sigmoid, Softmax, Stage, Tanh
 
 OUTPUTS = ("softmax_tanh", "sigmoid", "linear")
 INITS = ("octave", "random")
 HIDDEN_INITS = ("random", "pca")
 C1_HZ = 32.70319566257483
-
-
-def octave_matrix(n_bins: int, bins_per_octave: int, n_chroma: int = 12, fmin: float | None = None) -> np.ndarray:
-    """The designed octave-equivalence map, shape ``(n_chroma, n_bins)`` (librosa's ``cq_to_chroma``).
-
-    Uses :func:`dlmir.frontends.chroma.octave_matrix` when present (it is the same matrix).
-    """
-    try:
-        from dlmir.frontends.chroma import octave_matrix as _designed
-    except ImportError:  # the Chroma front end is not installed: use librosa's constructor directly
-        import librosa
-
-        return librosa.filters.cq_to_chroma(n_bins, bins_per_octave=bins_per_octave, n_chroma=n_chroma, fmin=fmin)
-    return np.asarray(_designed(n_bins, bins_per_octave, n_chroma=n_chroma, fmin=fmin))
 
 
 class Context(Stage):
@@ -198,7 +185,7 @@ class LearnedChroma(Cascade):
             w_out = torch.randn(12, hidden, generator=gen) / np.sqrt(hidden)
         elif init == "octave":
             w_out = torch.zeros(12, n_in)
-            centre = torch.as_tensor(octave_matrix(n_bins, bins_per_octave, 12, fmin), dtype=torch.float32)
+            centre = torch.as_tensor(octave_matrix(n_bins, bins_per_octave, n_chroma=12, fmin=fmin), dtype=torch.float32)
             w_out[:, context * n_bins : (context + 1) * n_bins] = centre
         else:
             w_out = torch.randn(12, n_in, generator=gen) * 0.01

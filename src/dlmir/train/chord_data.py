@@ -11,7 +11,6 @@ loss), ``template`` the ``(12,)`` binary pitch classes of the reference chord fr
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 from typing import Any
@@ -20,26 +19,17 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from dlmir.annotations import read_lab
+from dlmir.chords import template
+from dlmir.data.datasets import CHORD_CQT
+from dlmir.data.manifest import ManifestRow
+from dlmir.data.manifest import read_manifest as _read_manifest
 from dlmir.errors import AnnotationError, ParameterError
 
-CHORD_CQT: dict[str, Any] = {
-    "sr": 22050,
-    "hop_length": 512,
-    "fmin": 32.70319566257483,
-    "n_bins": 192,
-    "bins_per_octave": 24,
-}
 
-
-def read_manifest(dataset: str | os.PathLike[str], split: str | None = None) -> list[dict[str, str]]:
+def read_manifest(dataset: str | os.PathLike[str], split: str | None = None) -> list[ManifestRow]:
     """Rows of ``DATASET/manifest.csv`` (all, or those of ``split``) that have a chord ``lab`` file."""
-    path = Path(dataset) / "manifest.csv"
-    if not path.exists():
-        raise ParameterError(f"{dataset}: no manifest.csv; build a dataset with `dlmir data chords OUT`")
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    rows = [r for r in rows if r.get("lab") and (split is None or r.get("split") == split)]
-    return rows
+    return [r for r in _read_manifest(dataset, split=split) if r["lab"]]
 
 
 def chord_frontend(**overrides: Any):
@@ -49,7 +39,7 @@ def chord_frontend(**overrides: Any):
     return CQT(**{**CHORD_CQT, **overrides})
 
 
-def item_audio(dataset: str | os.PathLike[str], row: dict[str, str], *, sr: int = 22050) -> np.ndarray:
+def item_audio(dataset: str | os.PathLike[str], row: ManifestRow, *, sr: int = 22050) -> np.ndarray:
     """The mono audio ``(samples,)`` of a manifest row."""
     from dlmir.io import load
 
@@ -64,30 +54,20 @@ def cqt_of(y: np.ndarray, frontend=None) -> np.ndarray:
         return fe(torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)))[0].numpy()
 
 
-def item_labels(dataset: str | os.PathLike[str], row: dict[str, str]) -> tuple[np.ndarray, list[str]]:
+def item_labels(dataset: str | os.PathLike[str], row: ManifestRow) -> tuple[np.ndarray, list[str]]:
     """Reference chord intervals ``(n, 2)`` (seconds) and Harte labels of a manifest row."""
-    import mir_eval
-
     path = Path(dataset) / row["lab"]
     if not path.exists():
         raise AnnotationError(f"{path}: chord annotation listed in manifest.csv is missing")
-    try:
-        intervals, labels = mir_eval.io.load_labeled_intervals(str(path), delimiter="\t")
-    except Exception as exc:
-        raise AnnotationError(f"{path}: cannot read chord labels ({exc})") from exc
-    return intervals, list(labels)
+    return read_lab(path)
 
 
 def label_template(label: str) -> np.ndarray | None:
-    """``(12,)`` binary absolute pitch classes of a Harte label (N: zeros; X: None), via mir_eval."""
-    import mir_eval
-
-    if label == "X":
+    """``(12,)`` binary absolute pitch classes of a Harte label (N: zeros; X or unparseable: None)."""
+    try:
+        return template(label)
+    except AnnotationError:
         return None
-    root, bitmap, _bass = mir_eval.chord.encode(label)
-    if root < 0:
-        return np.zeros(12, dtype=np.float32)
-    return np.roll(bitmap, root).astype(np.float32)
 
 
 def frame_templates(
