@@ -185,7 +185,9 @@ class LearnedChroma(Cascade):
             w_out = torch.randn(12, hidden, generator=gen) / np.sqrt(hidden)
         elif init == "octave":
             w_out = torch.zeros(12, n_in)
-            centre = torch.as_tensor(octave_matrix(n_bins, bins_per_octave, n_chroma=12, fmin=fmin), dtype=torch.float32)
+            centre = torch.as_tensor(
+                octave_matrix(n_bins, bins_per_octave, n_chroma=12, fmin=fmin), dtype=torch.float32
+            )
             w_out[:, context * n_bins : (context + 1) * n_bins] = centre
         else:
             w_out = torch.randn(12, n_in, generator=gen) * 0.01
