@@ -52,9 +52,8 @@ def test_train_resume_evaluate_plot(dataset, tmp_path):
 
 
 def test_chroma_command_writes_npy(dataset, tmp_path):
-    model = "default" if (default_model_dir() / "config.json").exists() else None
-    if model is None:
-        pytest.skip("no shipped default model yet")
+    assert (default_model_dir() / "model.safetensors").exists()  # the package ships its default model
+    model = "default"
     audio = dataset / "audio" / "item3.flac"
     _ok(runner.invoke(app, ["chroma", str(audio), "--model", model, "--out", str(tmp_path), "--plot"]))
     chroma = np.load(tmp_path / "item3.npy")
