@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -40,31 +41,9 @@ import torch
 from dlmir.frontends.chroma import Chroma
 from dlmir.frontends.cqt import CQT
 
-SR = 22050
-SECONDS = 30
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-music"
-
-
-def clips(n: int) -> tuple[np.ndarray, str]:
-    """``n`` clips of 30 s at 22050 Hz, float32 ``(n, samples)``, and where they came from."""
-    length = SR * SECONDS
-    files = sorted(DATA.glob("*.ogg")) if DATA.exists() else []
-    out = np.empty((n, length), dtype=np.float32)
-    if files:
-        from dlmir.io import load
-
-        signals = [load(f, sr=SR)[0] for f in files]
-        for i in range(n):
-            y = signals[i % len(signals)]
-            start = (i // len(signals)) * SR * 3 % max(1, y.shape[0] - length) if y.shape[0] > length else 0
-            out[i] = np.resize(y[start:], length)  # tiles short recordings
-        return out, f"{len(files)} real recordings in {DATA}"
-    rng = np.random.default_rng(0)
-    t = np.arange(length) / SR
-    for i in range(n):
-        chirp = np.sin(2 * np.pi * 30.0 * SECONDS / np.log(200.0) * (200.0 ** (t / SECONDS) - 1.0) * (1 + 0.01 * i))
-        out[i] = (0.5 * chirp + 0.05 * rng.standard_normal(length)).astype(np.float32)
-    return out, "synthetic chirps (shared data absent)"
+# One source of benchmark audio for both scripts (run from this folder's parent: python benchmarks/cqt.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from frontends import SECONDS, SR, clips  # noqa: E402
 
 
 def interleaved(fns: list[Callable[[], object]], repeats: int, sync: bool = False) -> list[tuple[float, object]]:
