@@ -40,9 +40,12 @@ def test_train_resume_evaluate_plot(dataset, tmp_path):
     _ok(runner.invoke(app, ["evaluate", "chroma-table", str(dataset), "--runs", str(run), "--out", str(table)]))
     with table.with_suffix(".csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["variant"] for r in rows][:2] == ["designed", "designed-log"]
+    assert [r["variant"] for r in rows][:3] == ["reference templates (decoder ceiling)", "designed", "designed-log"]
+    # only major/minor triads, none sharing its pitch classes with another chord: the reference templates
+    # lose at most the frame quantisation at the 5 changes per 6 s item (hand-derived: > 95 %)
+    assert float(rows[0]["majmin"]) > 0.95
     # pure harmonic triads: the designed chroma finds nearly every chord (hand-checked oracle: > 90 %)
-    assert float(rows[0]["majmin"]) > 0.9
+    assert float(rows[1]["majmin"]) > 0.9
     assert all(0.0 <= float(r["majmin"]) <= 1.0 for r in rows)
 
     for cmd in (["plot", "weights", str(run)], ["plot", "curves", str(run)]):

@@ -104,7 +104,7 @@ def test_save_load_roundtrip(tmp_path):
 
 def test_bad_parameters_raise():
     with pytest.raises(ParameterError):
-        LearnedChroma(layers=3)
+        LearnedChroma(layers=0)
     with pytest.raises(ParameterError):
         LearnedChroma(init="pca")
     with pytest.raises(ParameterError, match="192"):
@@ -125,3 +125,24 @@ def test_octave_init_equals_chroma_frontend_on_audio():
     model = LearnedChroma(output="linear", log_gain=100.0)
     designed = Chroma(sr=sr, hop_length=512, bins_per_octave=24, n_octaves=8, log_gain=100.0, norm=None)(y)
     np.testing.assert_allclose(model(cqt).detach().numpy(), designed.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_deep_model_stages_and_effective_weight():
+    model = LearnedChroma(layers=4, hidden=8, context=1, hidden_dropout=0.5, init="random", seed=3)
+    hidden = [n for n in model.names if n.startswith("hidden") and "dropout" not in n]
+    assert hidden == ["hidden", "hidden2", "hidden3"]
+    assert [n for n in model.names if n.startswith("hidden_dropout")] == [
+        "hidden_dropout",
+        "hidden_dropout2",
+        "hidden_dropout3",
+    ]
+    # hand-derived: the effective linear map is the product W_out W_3 W_2 W_1, (12, 3 * 192)
+    w = model["chroma"].weight @ model["hidden3"].weight @ model["hidden2"].weight @ model["hidden"].weight
+    assert model.weight.shape == (12, 3 * 192)
+    np.testing.assert_allclose(model.weight.detach().numpy(), w.detach().numpy(), rtol=1e-6)
+    x = _cqt(frames=5, seed=1)
+    model.eval()
+    out = model(x)
+    assert out.shape == (x.shape[0], 12, 5)
+    np.testing.assert_allclose(out.sum(1).detach().numpy(), 1.0, rtol=1e-6)  # softmax(tanh) output
+    np.testing.assert_array_equal(out.detach().numpy(), model(x).detach().numpy())  # no dropout in eval mode

@@ -37,6 +37,8 @@ def test_chroma_targets():
     t = torch.tensor([[1.0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0], [0.0] * 12])
     np.testing.assert_allclose(chroma_targets(t).numpy()[0, [0, 4, 7]], 1 / 3)
     np.testing.assert_allclose(chroma_targets(t).numpy()[1], 1 / 12)
+    # binary cross-entropy trains independent pitch-class probabilities: the binary template, N all zeros
+    np.testing.assert_array_equal(chroma_targets(t, "bce").numpy(), t.numpy())
 
 
 def test_training_lowers_loss_and_saves_best_model(tmp_path):

@@ -95,6 +95,8 @@ def markdown_table(rows: list[dict[str, object]], *, floatfmt: str = "{:.1f}", s
 
 
 DESIGNED = ("designed", "designed-log")
+REFERENCE = "reference"
+"""Variant name for the reference chroma: each frame's annotated chord template (the decoder's ceiling)."""
 
 
 def chroma_of(variant: object, cqt: np.ndarray) -> np.ndarray:
@@ -136,12 +138,25 @@ def chroma_table(
     template matching against the ``vocabulary`` + ``method`` smoothing) and is scored against the
     reference ``.lab`` with :func:`chords_many` (duration-weighted over files).
 
+    A variant given as :data:`REFERENCE` is the annotation itself: each frame's chroma is the binary
+    template of the reference chord (N: zeros). It scores what a perfect chroma would get through this
+    decoder -- below 100 because some chords share their pitch classes (``C:maj6`` = ``A:min7``,
+    ``C:min6`` = ``A:hdim7``, ``C:sus2`` = ``G:sus4``), which no chroma can tell apart.
+
     Returns one row per variant: ``{"variant": name, "items": n, <metric>: score in [0, 1], ...}``.
     """
     from tqdm import tqdm
 
     from dlmir.chords.decode import decode, vocabulary_templates
-    from dlmir.train.chord_data import CHORD_CQT, chord_frontend, cqt_of, item_audio, item_labels, read_manifest
+    from dlmir.train.chord_data import (
+        CHORD_CQT,
+        chord_frontend,
+        cqt_of,
+        frame_templates,
+        item_audio,
+        item_labels,
+        read_manifest,
+    )
 
     rows = read_manifest(dataset, split)[:max_items]
     if not rows:
@@ -153,8 +168,15 @@ def chroma_table(
         cqt = cqt_of(item_audio(dataset, row), fe)
         ref_i, ref_l = item_labels(dataset, row)
         for name, variant in variants.items():
+            if isinstance(variant, str) and variant == REFERENCE:
+                frames, _ = frame_templates(
+                    ref_i, ref_l, cqt.shape[1], sr=CHORD_CQT["sr"], hop_length=CHORD_CQT["hop_length"]
+                )
+                chroma = frames.T.astype(np.float64)
+            else:
+                chroma = chroma_of(variant, cqt)
             est_i, est_l = decode(
-                chroma_of(variant, cqt),
+                chroma,
                 sr=CHORD_CQT["sr"],
                 hop_length=CHORD_CQT["hop_length"],
                 templates=templates,
@@ -172,6 +194,7 @@ def chroma_table(
 __all__ = [
     "CHORD_METRICS",
     "DESIGNED",
+    "REFERENCE",
     "chroma_of",
     "chroma_table",
     "beats",

@@ -28,11 +28,13 @@ def _augment_list(text: str) -> list[str]:
 def train_chroma(
     dataset: Path = typer.Argument(..., help="Dataset folder (manifest.csv, audio/, labels/)."),
     out: Path = typer.Option(Path("runs/chroma"), "--out", "-o", help="Run folder (model, checkpoint, history)."),
-    layers: int = typer.Option(1, "--layers", help="1: one affine map to 12; 2: hidden layer + ReLU first."),
-    hidden: int = typer.Option(64, "--hidden", help="Hidden width (--layers 2)."),
+    layers: int = typer.Option(
+        1, "--layers", help="Affine layers: 1 = one map to 12; L >= 2 = L-1 hidden layers + ReLU first."
+    ),
+    hidden: int = typer.Option(64, "--hidden", help="Width of each hidden layer (--layers >= 2)."),
     context: int = typer.Option(0, "--context", help="Frames of context on each side."),
     init: str = typer.Option("octave", "--init", help="octave (designed chroma) | random."),
-    hidden_init: str = typer.Option("random", "--hidden-init", help="random | pca (data-driven, --layers 2)."),
+    hidden_init: str = typer.Option("random", "--hidden-init", help="random | pca (data-driven, --layers >= 2)."),
     output: str = typer.Option("softmax_tanh", "--output", help="softmax_tanh | sigmoid | linear."),
     loss: str = typer.Option("mse", "--loss", help="mse | bce."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="AdamW weight decay."),
@@ -40,6 +42,7 @@ def train_chroma(
     l1_activations: float = typer.Option(0.0, "--l1-activations", help="L1 sparsity on hidden activations."),
     max_norm: float = typer.Option(0.0, "--max-norm", help="Max L2 norm of each unit's weights (0: off)."),
     dropout: float = typer.Option(0.0, "--dropout", help="Input dropout probability."),
+    hidden_dropout: float = typer.Option(0.0, "--hidden-dropout", help="Dropout after each hidden layer."),
     augment: str = typer.Option("", "--augment", help="Comma list of rotate,noise,codec."),
     devices: int = typer.Option(1, "--devices", help="Data-parallel processes (DDP; CPU uses gloo)."),
     epochs: int = typer.Option(20, "--epochs", help="Total epochs."),
@@ -69,6 +72,7 @@ def train_chroma(
             hidden_init=hidden_init,
             output=output,
             dropout=dropout,
+            hidden_dropout=hidden_dropout,
             seed=seed,
         )
         cfg = TrainConfig(
@@ -149,10 +153,13 @@ def search_chroma(
     typer.echo(f"best: trial {best['trial']} val_loss {best['val_loss']:.5f}; config in {out / 'best.json'}")
 
 
-def _variants(runs: list[str], designed: bool) -> dict[str, object]:
+def _variants(runs: list[str], designed: bool, reference: bool = False) -> dict[str, object]:
+    from dlmir.evaluate import REFERENCE
     from dlmir.models import load, read_config
 
     variants: dict[str, object] = {}
+    if reference:
+        variants["reference templates (decoder ceiling)"] = REFERENCE
     if designed:
         variants["designed"] = "designed"
         variants["designed-log"] = "designed-log"
@@ -160,6 +167,8 @@ def _variants(runs: list[str], designed: bool) -> dict[str, object]:
         name = Path(run).name if run != "default" else "default"
         cfg = read_config(run)["model"]
         init = cfg["init"] if cfg["layers"] == 1 else f"hidden {cfg['hidden']}, {cfg['hidden_init']}"
+        if cfg.get("output", "softmax_tanh") != "softmax_tanh":
+            init += f", {cfg['output']}"
         label = f"{name} ({cfg['layers']}-layer, {init}, context {cfg['context']})"
         variants[label] = load(run)
     return variants
@@ -204,6 +213,9 @@ def chroma_table_cmd(
     method: str = typer.Option("viterbi", "--method", help="viterbi | median | none."),
     out: Path = typer.Option(None, "--out", "-o", help="Write OUT.csv and OUT.md."),
     designed: bool = typer.Option(True, "--designed/--no-designed", help="Include the designed chroma rows."),
+    reference: bool = typer.Option(
+        True, "--reference/--no-reference", help="Include the annotation's own templates (the decoder's ceiling)."
+    ),
 ) -> None:
     """One table: designed chroma vs each run's learned chroma (root, majmin, triads, sevenths, tetrads, in %)."""
     from dlmir.errors import DlmirError
@@ -211,7 +223,12 @@ def chroma_table_cmd(
 
     try:
         rows = chroma_table(
-            dataset, _variants(runs, designed), split=split, vocabulary=vocabulary, method=method, progress=True
+            dataset,
+            _variants(runs, designed, reference),
+            split=split,
+            vocabulary=vocabulary,
+            method=method,
+            progress=True,
         )
     except DlmirError as exc:
         raise _fail(exc) from exc

@@ -101,19 +101,22 @@ class LearnedChroma(Cascade):
     n_bins, bins_per_octave : int
         Shape of the input CQT magnitude (default 192 bins, 24 per octave, from C1 = 32.7 Hz: eight
         octaves, so the one-layer weight matrix is 12 x 192 as in the practicum).
-    layers : {1, 2}
-        1: one affine map to 12 pitch classes. 2: a hidden affine layer of ``hidden`` units with a
-        half-wave rectifier before the map to 12.
+    layers : int >= 1
+        Affine layers in all. 1: one affine map to 12 pitch classes. ``L >= 2``: ``L - 1`` hidden affine
+        layers of ``hidden`` units, each followed by a half-wave rectifier (stages ``hidden``/``rectify``,
+        ``hidden2``/``rectify2``, ...), before the map to 12 (``layers=2`` is the practicum's 2-layer
+        chroma network; ``layers=4`` with ``context=7`` is a deep chroma extractor in the manner of
+        Korzeniowski and Widmer, 2016).
     hidden : int
-        Width of the hidden layer (``layers=2``).
+        Width of each hidden layer (``layers >= 2``).
     context : int
         Frames of temporal context on each side (the input to the affine map is ``2 * context + 1``
         stacked frames).
     init : {'octave', 'random'}
         Start of the map to 12 (``layers=1``): ``'octave'`` is the designed octave-equivalence matrix
         (librosa's ``cq_to_chroma``) on the centre frame and zeros on the context frames, bias 0;
-        ``'random'`` small Gaussian weights (std 0.01). With ``layers=2`` the map to 12 is always random
-        and the hidden layer starts from ``hidden_init``.
+        ``'random'`` small Gaussian weights (std 0.01). With ``layers >= 2`` the map to 12 is always random
+        and the first hidden layer starts from ``hidden_init`` (deeper ones: He-initialised Gaussian).
     hidden_init : {'random', 'pca'}
         Start of the hidden layer: Gaussian (std ``1/sqrt(inputs)``), or ``'pca'``: the hidden units
         are the leading principal directions of the (standardised) training frames, set by
@@ -125,6 +128,8 @@ class LearnedChroma(Cascade):
         ``C`` in ``log(1 + C x)``.
     dropout : float
         Dropout probability on the (standardised) input features.
+    hidden_dropout : float
+        Dropout probability after each hidden rectifier (``layers >= 2``).
     seed : int or None
         Seed for the random initialisation.
 
@@ -152,11 +157,12 @@ class LearnedChroma(Cascade):
         output: str = "softmax_tanh",
         log_gain: float = 100.0,
         dropout: float = 0.0,
+        hidden_dropout: float = 0.0,
         fmin: float = C1_HZ,
         seed: int | None = None,
     ) -> None:
-        if layers not in (1, 2):
-            raise ParameterError(f"layers must be 1 or 2, got {layers}")
+        if layers < 1:
+            raise ParameterError(f"layers must be >= 1 (affine layers, the map to 12 included), got {layers}")
         if init not in INITS:
             raise ParameterError(f"init must be one of {INITS}, got {init!r}")
         if hidden_init not in HIDDEN_INITS:
@@ -178,10 +184,19 @@ class LearnedChroma(Cascade):
         stages["standardize"] = Standardize(n_in)
         if dropout > 0:
             stages["dropout"] = FeatureDropout(dropout)
-        if layers == 2:
-            w = torch.randn(hidden, n_in, generator=gen) / np.sqrt(n_in)
-            stages["hidden"] = Dense(w, torch.zeros(hidden), trainable=True)
-            stages["rectify"] = HalfWaveRectify()
+        if layers >= 2:
+            width = n_in
+            for k in range(1, layers):
+                suffix = "" if k == 1 else str(k)
+                # first hidden layer: unit-variance Gaussian rows (or PCA, set by fit_standardization);
+                # deeper ones: He initialisation for the rectifier
+                std = 1.0 / np.sqrt(width) if k == 1 else np.sqrt(2.0 / width)
+                w = torch.randn(hidden, width, generator=gen) * std
+                stages[f"hidden{suffix}"] = Dense(w, torch.zeros(hidden), trainable=True)
+                stages[f"rectify{suffix}"] = HalfWaveRectify()
+                if hidden_dropout > 0:
+                    stages[f"hidden_dropout{suffix}"] = FeatureDropout(hidden_dropout)
+                width = hidden
             w_out = torch.randn(12, hidden, generator=gen) / np.sqrt(hidden)
         elif init == "octave":
             w_out = torch.zeros(12, n_in)
@@ -209,6 +224,7 @@ class LearnedChroma(Cascade):
             "output": output,
             "log_gain": float(log_gain),
             "dropout": float(dropout),
+            "hidden_dropout": float(hidden_dropout),
             "fmin": float(fmin),
             "seed": seed,
         }
@@ -223,11 +239,11 @@ class LearnedChroma(Cascade):
 
     @property
     def weight(self) -> torch.Tensor:
-        """The map to 12 pitch classes, ``(12, inputs)``; for ``layers=2`` the effective linear map
-        ``W_out @ W_hidden`` (ignoring the rectifier), ``(12, (2c+1) n_bins)``."""
+        """The map to 12 pitch classes, ``(12, inputs)``; for ``layers >= 2`` the effective linear map
+        ``W_out @ ... @ W_hidden`` (ignoring the rectifiers), ``(12, (2c+1) n_bins)``."""
         w = self["chroma"].weight
-        if "hidden" in self.names:
-            w = w @ self["hidden"].weight
+        for name in reversed([n for n in self.names if n.startswith("hidden") and "dropout" not in n]):
+            w = w @ self[name].weight
         return w
 
     def patches_to_stacked(self, patches: torch.Tensor) -> torch.Tensor:

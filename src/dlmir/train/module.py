@@ -5,8 +5,9 @@ Data: any ``torch.utils.data.Dataset`` whose items are ``(patch, class_index, te
 157-class vocabulary (156 = N) and ``template`` the chord's binary ``(12,)`` pitch-class vector
 (N: zeros) -- what :class:`dlmir.data.datasets.ChordDataset` yields.
 
-Targets are templates normalised to sum 1; N becomes the uniform vector 1/12. Loss: MSE (or
-binary cross-entropy) between the model's 12-d output for the centre frame and the target.
+Targets (:func:`chroma_targets`): for MSE, templates normalised to sum 1, N the uniform vector
+1/12; for binary cross-entropy, the binary templates (N: zeros). The loss compares the model's 12-d
+output for the centre frame with the target.
 
 Checkpoints (never pickled): after every epoch ``RUN_DIR/checkpoint/state.safetensors`` holds the
 model weights (``model.*``) and every optimiser state tensor (``optim.<param>.<name>``), and
@@ -85,9 +86,16 @@ class TrainConfig:
             raise ParameterError(f"unknown augmentation(s) {bad}; choose from {AUGMENTATIONS}")
 
 
-def chroma_targets(templates: torch.Tensor) -> torch.Tensor:
-    """``(batch, 12)`` binary templates -> targets summing to 1 (all-zero N rows -> uniform 1/12)."""
+def chroma_targets(templates: torch.Tensor, loss: str = "mse") -> torch.Tensor:
+    """``(batch, 12)`` binary templates -> training targets.
+
+    ``loss='mse'``: templates normalised to sum 1 (all-zero N rows -> uniform 1/12), the practicum's
+    target for a ``softmax(tanh(.))`` output. ``loss='bce'``: the binary templates themselves (N: all
+    zeros), one independent pitch-class probability each, for a sigmoid output.
+    """
     templates = templates.to(torch.float32)
+    if loss == "bce":
+        return templates
     total = templates.sum(dim=1, keepdim=True)
     uniform = torch.full_like(templates, 1.0 / 12.0)
     return torch.where(total > 0, templates / total.clamp_min(1e-12), uniform)
@@ -204,7 +212,7 @@ class ChromaModule(pl.LightningModule):
 
             shifts = random_semitones(x.shape[0], self.config.max_semitones).to(x.device)
             x, templates, _ = rotate(x, templates, shifts, bins_per_octave=self.model.config["bins_per_octave"])
-        target = chroma_targets(templates)
+        target = chroma_targets(templates, self.config.loss)
         penalty: torch.Tensor | float = 0.0
         if train and self.reg.l1_activations:
             stage = "rectify" if "rectify" in self.model.names else "chroma"
@@ -392,7 +400,10 @@ def train(
         deterministic=False,
     )
     threads = torch.get_num_threads()
-    if not cuda:  # these models are tiny: one intra-op thread per process is ~10x faster than several on a busy CPU
+    n_params = sum(p.numel() for p in model.parameters())
+    if not cuda and (config.devices > 1 or n_params < 500_000):
+        # small models: one intra-op thread per process is ~10x faster than several on a busy CPU;
+        # large ones (deep, wide context) use the machine's threads
         torch.set_num_threads(1)
     try:
         trainer.fit(module)
