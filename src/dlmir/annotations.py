@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,16 @@ def _check(path: Path, intervals: np.ndarray, labels: Sequence[str], *, where: S
             parse(label)
         except AnnotationError as exc:
             raise AnnotationError(f"{at}: {exc}") from None
+
+
+def _checked_for_writing(path: Path, intervals: Any, labels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Intervals as ``(n, 2)`` float seconds and labels as a list, validated by :func:`_check` (writers)."""
+    intervals = np.asarray(intervals, dtype=np.float64).reshape(-1, 2)
+    labels = list(labels)
+    if len(labels) != len(intervals):
+        raise AnnotationError(f"{path}: {len(intervals)} intervals but {len(labels)} labels")
+    _check(path, intervals, labels)
+    return intervals, labels
 
 
 def read_lab(path: str | os.PathLike[str], *, check_labels: bool = True) -> tuple[np.ndarray, list[str]]:
@@ -131,11 +142,7 @@ def write_lab(
     AnnotationError : lengths differ, an end precedes its start, or a label is not Harte syntax.
     """
     path = Path(path)
-    intervals = np.asarray(intervals, dtype=np.float64).reshape(-1, 2)
-    labels = list(labels)
-    if len(labels) != len(intervals):
-        raise AnnotationError(f"{path}: {len(intervals)} intervals but {len(labels)} labels")
-    _check(path, intervals, labels)
+    intervals, labels = _checked_for_writing(path, intervals, labels)
     d = _decimals(intervals)
     lines = [f"{s:.{d}f}\t{e:.{d}f}\t{lab}\n" for (s, e), lab in zip(intervals, labels, strict=True)]
     _atomic_write_text(path, "".join(lines))
@@ -199,11 +206,7 @@ def write_jams(
     import jams
 
     path = Path(path)
-    intervals = np.asarray(intervals, dtype=np.float64).reshape(-1, 2)
-    labels = list(labels)
-    if len(labels) != len(intervals):
-        raise AnnotationError(f"{path}: {len(intervals)} intervals but {len(labels)} labels")
-    _check(path, intervals, labels)
+    intervals, labels = _checked_for_writing(path, intervals, labels)
     if duration is None:
         duration = float(intervals[:, 1].max()) if len(intervals) else 0.0
     jam = jams.JAMS()

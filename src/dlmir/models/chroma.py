@@ -241,9 +241,10 @@ class LearnedChroma(Cascade):
     def weight(self) -> torch.Tensor:
         """The map to 12 pitch classes, ``(12, inputs)``; for ``layers >= 2`` the effective linear map
         ``W_out @ ... @ W_hidden`` (ignoring the rectifiers), ``(12, (2c+1) n_bins)``."""
+        hidden = [m for name, m in self if isinstance(m, Dense) and name != "chroma"]
         w = self["chroma"].weight
-        for name in reversed([n for n in self.names if n.startswith("hidden") and "dropout" not in n]):
-            w = w @ self[name].weight
+        for layer in reversed(hidden):
+            w = w @ layer.weight
         return w
 
     def patches_to_stacked(self, patches: torch.Tensor) -> torch.Tensor:
