@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import optuna
 import pytest
+import torch
 from chord_fixtures import synthetic_dataset  # noqa: I001
 
 from dlmir.train import TrainConfig
-from dlmir.train.chord_data import build_split
+from dlmir.train.chord_data import build_split, cqt_of, frame_templates, item_audio, item_labels, read_manifest
 from dlmir.train.search import random_search, sample_trial
 
 
@@ -53,7 +55,32 @@ def test_audio_augmented_split_adds_one_copy_per_augmentation(dataset):
     plain = build_split(dataset, "test", frame_step=4)
     augmented = build_split(dataset, "test", frame_step=4, augment=["noise", "codec"])
     assert len(augmented) == 3 * len(plain)
-    x0, x1 = plain.tensors[0], augmented.tensors[0]
+    x0, _, t0 = _stacked(plain)
+    x1, _, t1 = _stacked(augmented)
     assert x1[: len(x0)].equal(x0)  # one test item: original frames, then its noisy and MP3 copies
     assert not x1[len(x0) : 2 * len(x0)].equal(x0)
-    assert augmented.tensors[2][len(x0) : 2 * len(x0)].equal(plain.tensors[2])  # same targets
+    assert t1[len(x0) : 2 * len(x0)].equal(t0)  # same targets
+
+
+def _stacked(ds):
+    return [torch.stack(parts) for parts in zip(*(ds[i] for i in range(len(ds))), strict=True)]
+
+
+@pytest.mark.parametrize("augment", [[], ["noise"]])
+def test_split_patches_are_cut_from_the_cqt_with_zero_padding(dataset, augment):
+    context, step = 3, 4
+    split = build_split(dataset, "test", context=context, frame_step=step, augment=augment)
+    row = read_manifest(dataset, "test")[0]
+    cqt = cqt_of(item_audio(dataset, row))  # (bins, frames) of the unaugmented item
+    intervals, labels = item_labels(dataset, row)
+    _, valid = frame_templates(intervals, labels, cqt.shape[1], sr=22050, hop_length=512)
+    centres = np.flatnonzero(valid)[::step]
+    for k in (0, 1, len(centres) // 2, len(centres) - 1):
+        f = centres[k]
+        want = np.zeros((2 * context + 1, cqt.shape[0]), np.float32)
+        for j in range(-context, context + 1):
+            if 0 <= f + j < cqt.shape[1]:
+                want[j + context] = cqt[:, f + j]
+        patch = split[k][0]
+        assert patch.shape == (1, 2 * context + 1, cqt.shape[0])
+        np.testing.assert_allclose(patch[0].numpy(), want, atol=1e-5 * float(np.abs(cqt).max()))

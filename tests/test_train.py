@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
@@ -12,6 +13,7 @@ from torch.utils.data import TensorDataset
 from dlmir.errors import ParameterError
 from dlmir.models import LearnedChroma, load
 from dlmir.train import Regularization, TrainConfig, chroma_targets, read_state, train
+from dlmir.train.module import OneCycle, _restore_early_stopping
 
 MAJ, MIN = (0, 4, 7), (0, 3, 7)
 
@@ -53,10 +55,13 @@ def test_training_lowers_loss_and_saves_best_model(tmp_path):
     assert load(tmp_path).config["init"] == "random"
 
 
-def test_resume_continues_with_identical_weights(tmp_path):
+@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
+def test_resume_continues_with_identical_weights(tmp_path, schedule):
     data = synthetic_chords(256)
     reg = Regularization(weight_decay=1e-3, l1=1e-5, max_norm=2.0)
-    cfg = TrainConfig(epochs=4, batch_size=64, lr=1e-2, seed=3, progress_bar=False, augment=["rotate"])
+    cfg = TrainConfig(
+        epochs=4, batch_size=64, lr=1e-2, seed=3, progress_bar=False, augment=["rotate"], schedule=schedule
+    )
     straight = train(
         LearnedChroma(init="random", seed=0, dropout=0.1), data, config=cfg, reg=reg, run_dir=tmp_path / "a"
     )
@@ -88,6 +93,28 @@ def test_resume_continues_with_identical_weights(tmp_path):
     assert [h["train_loss"] for h in resumed["history"]] == pytest.approx(
         [h["train_loss"] for h in straight["history"]]
     )
+    # the optimiser's last learning rate: lr throughout, or the one-cycle factor of the last step (15 of 16)
+    last_lr = read_state(tmp_path / "b")[0]["param_groups"][0]["lr"]
+    assert last_lr == pytest.approx(1e-2 if schedule == "constant" else 1e-2 * OneCycle(16)(16))
+
+
+def test_one_cycle_factor():
+    f = OneCycle(100)  # 10 warm-up steps
+    assert f(0) == pytest.approx(1 / 25)
+    assert f(5) == pytest.approx((1 / 25 + 1) / 2)  # half-way up the half cosine
+    assert f(10) == pytest.approx(1.0)
+    assert f(10 + 89 / 2) == pytest.approx((1 + 1e-4) / 2)
+    assert f(99) == pytest.approx(1e-4) and f(150) == pytest.approx(1e-4)
+    assert OneCycle(100, offset=30)(0) == f(30)
+    with pytest.raises(ParameterError, match="schedule"):
+        TrainConfig(schedule="cosine")
+
+
+def test_early_stopping_state_is_restored_from_the_history():
+    stopper = pl.callbacks.EarlyStopping(monitor="val_loss", patience=3, mode="min")
+    history = [{"val_loss": v} for v in (0.5, 0.3, 0.4, 0.45)]
+    _restore_early_stopping(stopper, history)
+    assert float(stopper.best_score) == pytest.approx(0.3) and stopper.wait_count == 2
 
 
 def test_max_norm_and_sparsity_regularisers_act(tmp_path):

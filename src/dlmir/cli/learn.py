@@ -48,6 +48,9 @@ def train_chroma(
     epochs: int = typer.Option(20, "--epochs", help="Total epochs."),
     batch_size: int = typer.Option(256, "--batch-size", help="Frames per step."),
     lr: float = typer.Option(3e-3, "--lr", help="Learning rate."),
+    schedule: str = typer.Option(
+        "constant", "--schedule", help="Learning-rate schedule: constant | onecycle (warm-up, then cosine decay)."
+    ),
     patience: int = typer.Option(5, "--patience", help="Early stopping patience in epochs (0: off)."),
     seed: int = typer.Option(0, "--seed", help="Seed for data order, init, dropout, augmentation."),
     frame_step: int = typer.Option(2, "--frame-step", help="Use every n-th frame of each item."),
@@ -82,6 +85,7 @@ def train_chroma(
             loss=loss,
             seed=seed,
             patience=patience,
+            schedule=schedule,
             devices=devices,
             augment=aug,
         )

@@ -3,7 +3,8 @@
 This is the training/evaluation adapter of the learned-chroma pipeline: it reads the agreed dataset
 layout, computes the default chord CQT (192 bins, 24 per octave from C1, hop 512 at 22050 Hz) of
 each item, optionally after audio-domain augmentations (noise, MP3 codec; see
-:mod:`dlmir.data.augment`), and returns frames as ``(patch, class_index, template)`` items:
+:mod:`dlmir.data.augment`), and returns frames as ``(patch, class_index, template)`` items, cut from
+the stored per-item CQT when an item is read (memory grows with the frames, not with the context):
 patches ``(1, 2 * context + 1, n_bins)`` raw CQT magnitude, ``class_index`` -1 (unused by the chroma
 loss), ``template`` the ``(12,)`` binary pitch classes of the reference chord from
 :func:`mir_eval.chord.encode` (N: zeros). Frames labelled X (unknown) are skipped.
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import TensorDataset
+from torch.utils.data import Dataset, Subset
 
 from dlmir.annotations import read_lab
 from dlmir.chords import template
@@ -91,19 +92,49 @@ def frame_templates(
     return templates, valid
 
 
-def patches(cqt: np.ndarray, context: int, frames: np.ndarray) -> np.ndarray:
-    """``(len(frames), 1, 2c+1, n_bins)`` patches of ``cqt`` ``(n_bins, n_frames)`` centred on ``frames``
-    (zero padding past the edges)."""
-    padded = np.pad(cqt, ((0, 0), (context, context)))
-    idx = frames[:, None] + np.arange(2 * context + 1)[None, :]
-    return padded.T[idx][:, None]  # (n, 2c+1, n_bins) -> (n, 1, 2c+1, n_bins)
+class FrameWindows(Dataset):
+    """Frames of several CQTs as ``(patch, class_index, template)`` items, each patch cut on access.
+
+    Parameters
+    ----------
+    cqts : per item, CQT magnitude ``(n_bins, frames)``.
+    frames : per item, the centre frames ``(k,)`` to serve.
+    templates : per item, ``(k,)`` x 12 binary pitch classes of those frames (N: zeros).
+    context : frames on either side of the centre (zeros past the item's ends).
+
+    Items are ``(patch (1, 2 * context + 1, n_bins) float32, class_index -1 int64, template (12,) float32)``.
+    """
+
+    def __init__(
+        self, cqts: list[np.ndarray], frames: list[np.ndarray], templates: list[np.ndarray], *, context: int
+    ) -> None:
+        if not (len(cqts) == len(frames) == len(templates)):
+            raise ParameterError(f"{len(cqts)} CQTs, {len(frames)} frame lists and {len(templates)} template lists")
+        self.context = int(context)
+        self._padded = [
+            torch.from_numpy(np.ascontiguousarray(np.pad(c, ((0, 0), (context, context))).T, dtype=np.float32))
+            for c in cqts
+        ]
+        self._item = torch.from_numpy(
+            np.concatenate([np.full(len(f), i) for i, f in enumerate(frames)]).astype(np.int64)
+        )
+        self._frame = torch.from_numpy(np.concatenate(frames).astype(np.int64))
+        self._templates = torch.from_numpy(np.concatenate(templates).astype(np.float32).reshape(-1, 12))
+
+    def __len__(self) -> int:
+        return int(self._frame.numel())
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f = int(self._frame[i])
+        patch = self._padded[int(self._item[i])][f : f + 2 * self.context + 1].unsqueeze(0)
+        return patch, torch.tensor(-1, dtype=torch.int64), self._templates[i]
 
 
 def _from_chord_dataset(
     dataset: str | os.PathLike[str], split: str, *, context: int, frame_step: int, progress: bool
-) -> TensorDataset | None:
+) -> Dataset | None:
     """Every ``frame_step``-th frame of :class:`dlmir.data.datasets.ChordDataset` (157-class labels, on-disk
-    feature cache under ``DATASET/features/``) as tensors; None when that loader is not installed."""
+    feature cache under ``DATASET/features/``, patches cut on access); None when that loader is not installed."""
     try:
         from dlmir.data.datasets import ChordDataset
     except ImportError:
@@ -112,8 +143,7 @@ def _from_chord_dataset(
         ds = ChordDataset(dataset, split=split, context=context, vocabulary="full", cache=True, progress=progress)
     except OSError:  # read-only dataset folder: keep the features in memory
         ds = ChordDataset(dataset, split=split, context=context, vocabulary="full", cache=False, progress=progress)
-    items = [ds[i] for i in range(0, len(ds), frame_step)]
-    return TensorDataset(*(torch.stack(parts) for parts in zip(*items, strict=True)))
+    return Subset(ds, range(0, len(ds), frame_step))
 
 
 def build_split(
@@ -126,8 +156,8 @@ def build_split(
     seed: int = 0,
     max_items: int | None = None,
     progress: bool = False,
-) -> TensorDataset:
-    """Frames of one split as a :class:`~torch.utils.data.TensorDataset` of ``(patch, class_index, template)``.
+) -> Dataset:
+    """Frames of one split as a dataset of ``(patch, class_index, template)`` items.
 
     Parameters
     ----------
@@ -151,7 +181,7 @@ def build_split(
     if not rows:
         raise ParameterError(f"{dataset}: no labelled items in split {split!r} of manifest.csv")
     fe = chord_frontend()
-    all_patches, all_templates = [], []
+    cqts, frames, templates = [], [], []
     from tqdm import tqdm
 
     for i, row in enumerate(tqdm(rows, desc=f"CQT {split}", unit="item", disable=not progress)):
@@ -164,15 +194,15 @@ def build_split(
                 intervals, labels, cqt.shape[1], sr=CHORD_CQT["sr"], hop_length=CHORD_CQT["hop_length"]
             )
             keep = np.flatnonzero(valid)[::frame_step]
-            all_patches.append(patches(cqt, context, keep).astype(np.float32))
-            all_templates.append(templ[keep])
-    x = torch.from_numpy(np.concatenate(all_patches))
-    t = torch.from_numpy(np.concatenate(all_templates))
-    return TensorDataset(x, torch.full((len(x),), -1, dtype=torch.long), t)
+            cqts.append(cqt)
+            frames.append(keep)
+            templates.append(templ[keep])
+    return FrameWindows(cqts, frames, templates, context=context)
 
 
 __all__ = [
     "CHORD_CQT",
+    "FrameWindows",
     "build_split",
     "chord_frontend",
     "cqt_of",
@@ -180,6 +210,5 @@ __all__ = [
     "item_audio",
     "item_labels",
     "label_template",
-    "patches",
     "read_manifest",
 ]

@@ -36,6 +36,7 @@ from dlmir.train.regularizers import Regularization, activation_penalty, apply_m
 
 LOSSES = ("mse", "bce")
 AUGMENTATIONS = ("rotate", "noise", "codec")
+SCHEDULES = ("constant", "onecycle")
 
 
 @dataclass
@@ -53,6 +54,10 @@ class TrainConfig:
     (rotation is applied on the fly here; noise/codec are applied to audio when the dataset is built).
     max_semitones : largest random rotation. progress_bar : show Lightning's progress bar.
     max_standardize_frames : frames sampled to fit the input standardisation.
+    schedule : learning-rate schedule per step: ``'constant'`` (``lr`` throughout) or ``'onecycle'``
+        (:class:`OneCycle`: cosine warm-up from ``lr / 25`` to ``lr`` over the first 10 % of all
+        ``epochs``' steps, then cosine decay towards 0; a function of the absolute step, so resume
+        continues it exactly as long as ``epochs`` is unchanged).
     """
 
     epochs: int = 20
@@ -69,6 +74,7 @@ class TrainConfig:
     progress_bar: bool = True
     max_standardize_frames: int = 20000
     num_workers: int = 0
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -81,6 +87,8 @@ class TrainConfig:
             raise ParameterError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.devices < 1:
             raise ParameterError(f"devices must be >= 1, got {self.devices}")
+        if self.schedule not in SCHEDULES:
+            raise ParameterError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         bad = [a for a in self.augment if a not in AUGMENTATIONS]
         if bad:
             raise ParameterError(f"unknown augmentation(s) {bad}; choose from {AUGMENTATIONS}")
@@ -108,6 +116,33 @@ def chroma_loss(output: torch.Tensor, target: torch.Tensor, kind: str = "mse") -
     if kind == "bce":
         return torch.nn.functional.binary_cross_entropy(output.clamp(1e-6, 1 - 1e-6), target)
     raise ParameterError(f"loss must be one of {LOSSES}, got {kind!r}")
+
+
+class OneCycle:
+    """Learning-rate factor of the one-cycle schedule at a step (``LambdaLR``'s ``lr_lambda``).
+
+    ``factor(step)`` for the absolute step ``offset + step`` of ``total_steps``: a half-cosine rise
+    from ``1 / div`` to 1 over the first ``warmup`` fraction of the steps, then a half-cosine fall
+    from 1 to ``1 / final_div`` at the last step (held there beyond it).
+    """
+
+    def __init__(
+        self, total_steps: int, *, offset: int = 0, warmup: float = 0.1, div: float = 25.0, final_div: float = 1e4
+    ) -> None:
+        if total_steps < 1:
+            raise ParameterError(f"total_steps must be >= 1, got {total_steps}")
+        self.total, self.offset, self.div, self.final_div = int(total_steps), int(offset), div, final_div
+        self.warm = max(1, round(warmup * self.total))
+
+    def __call__(self, step: int) -> float:
+        import math
+
+        s = self.offset + step
+        if s < self.warm:
+            lo, a = 1.0 / self.div, s / self.warm
+            return lo + (1.0 - lo) * (1.0 - math.cos(math.pi * a)) / 2.0
+        lo, a = 1.0 / self.final_div, min(1.0, (s - self.warm) / max(1, self.total - 1 - self.warm))
+        return lo + (1.0 - lo) * (1.0 + math.cos(math.pi * a)) / 2.0
 
 
 class EpochSampler(Sampler[int]):
@@ -198,7 +233,14 @@ class ChromaModule(pl.LightningModule):
         opt = torch.optim.AdamW(params, lr=self.config.lr, weight_decay=self.reg.weight_decay)
         if self.optimizer_state is not None:
             opt.load_state_dict(self.optimizer_state)
-        return opt
+        if self.config.schedule == "constant":
+            return opt
+        for group in opt.param_groups:
+            group["initial_lr"] = self.config.lr
+        per_epoch = max(1, int(self.trainer.estimated_stepping_batches) // max(1, int(self.trainer.max_epochs)))
+        factor = OneCycle(per_epoch * self.config.epochs, offset=self.start_step)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_train_epoch_start(self) -> None:
         self.sampler.epoch = self.epoch
@@ -301,6 +343,17 @@ def _sample_patches(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
     return torch.stack([torch.as_tensor(dataset[i][0]) for i in idx]).float()
 
 
+def _restore_early_stopping(stopper, history: list[dict[str, float]]) -> None:
+    """Set an ``EarlyStopping`` callback's best loss and wait count from a resumed run's history, so that
+    an interrupted run stops at the same epoch as an uninterrupted one."""
+    losses = [h["val_loss"] for h in history if "val_loss" in h]
+    if not losses:
+        return
+    best = int(np.argmin(losses))
+    stopper.best_score = torch.tensor(float(losses[best]))
+    stopper.wait_count = len(losses) - 1 - best
+
+
 def train(
     model: torch.nn.Module,
     train_set: Dataset,
@@ -379,7 +432,9 @@ def train(
     )
     callbacks = []
     if config.patience and val_set is not None:
-        callbacks.append(pl.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, mode="min"))
+        stopper = pl.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, mode="min")
+        _restore_early_stopping(stopper, history or [])
+        callbacks.append(stopper)
     cuda = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
     precision = config.precision or ("bf16-mixed" if cuda else "32-true")
     strategy: Any = "auto"
@@ -425,6 +480,8 @@ __all__ = [
     "AUGMENTATIONS",
     "EpochSampler",
     "LOSSES",
+    "OneCycle",
+    "SCHEDULES",
     "TrainConfig",
     "chroma_loss",
     "chroma_targets",
