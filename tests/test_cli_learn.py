@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import dlmir.cli.learn  # noqa: F401  (registers the commands)
 from dlmir.cli.app import app
+from dlmir.evaluate import chroma_of
 from dlmir.models import default_model_dir, load
 
 runner = CliRunner()
@@ -61,9 +62,16 @@ def test_chroma_command_writes_npy(dataset, tmp_path):
     _ok(runner.invoke(app, ["chroma", str(audio), "--model", model, "--out", str(tmp_path), "--plot"]))
     chroma = np.load(tmp_path / "item3.npy")
     assert chroma.shape[0] == 12
-    np.testing.assert_allclose(chroma.sum(axis=0), 1.0, rtol=1e-4)  # softmax output
-    assert (tmp_path / "item3.png").exists()
+    # the shipped model applied to librosa's CQT of the same audio (192 bins, 24/octave from C1, hop 512)
+    import librosa
+
+    y, sr = librosa.load(audio, sr=22050)
+    cqt = np.abs(librosa.cqt(y, sr=sr, hop_length=512, fmin=librosa.note_to_hz("C1"), n_bins=192, bins_per_octave=24))
+    want = chroma_of(load("default"), cqt.astype(np.float32))
+    assert chroma.shape == want.shape
+    np.testing.assert_allclose(chroma, want, atol=1e-3)
     assert load("default").config["model"] == "LearnedChroma"
+    assert (tmp_path / "item3.png").exists()
 
 
 def test_errors_are_named(tmp_path):

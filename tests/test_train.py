@@ -12,7 +12,7 @@ from torch.utils.data import TensorDataset
 
 from dlmir.errors import ParameterError
 from dlmir.models import LearnedChroma, load
-from dlmir.train import Regularization, TrainConfig, chroma_targets, read_state, train
+from dlmir.train import Regularization, TrainConfig, chroma_loss, chroma_targets, read_state, template_loss, train
 from dlmir.train.module import OneCycle, _restore_early_stopping
 
 MAJ, MIN = (0, 4, 7), (0, 3, 7)
@@ -135,3 +135,54 @@ def test_ddp_two_cpu_processes(tmp_path):
     # 128 items over 2 processes of batch 32: 2 optimiser steps per process in the epoch
     assert out["epoch"] == 1 and out["step"] == 2
     assert not torch.equal(out["model"]["chroma"].weight, LearnedChroma(init="random", seed=0)["chroma"].weight)
+
+
+def _numpy_template_nll(chroma: np.ndarray, target: np.ndarray) -> float:
+    """The template loss of one frame by hand: Pearson correlations (np.corrcoef), N = 0.3, softmax(10 s)."""
+    from dlmir.chords import ChordVocabulary
+
+    vocab = np.asarray(ChordVocabulary("full").templates, dtype=np.float64)
+    scores = np.array([0.3 if not t.any() else np.corrcoef(chroma, t)[0, 1] for t in vocab])
+    p = np.exp(10 * scores - (10 * scores).max())
+    p /= p.sum()
+    same = np.all(vocab == target, axis=1)
+    return float(-np.log(p[same].sum()))
+
+
+def test_template_loss_matches_hand_computation_and_pools_equal_templates():
+    rng = np.random.default_rng(0)
+    c_maj6 = np.zeros(12, np.float32)
+    c_maj6[[0, 4, 7, 9]] = 1  # = A:min7
+    c_maj = np.zeros(12, np.float32)
+    c_maj[[0, 4, 7]] = 1
+    n = np.zeros(12, np.float32)
+    chroma = rng.uniform(0, 1, (3, 12)).astype(np.float32) + 2 * np.stack([c_maj6, c_maj, n])
+    targets = np.stack([c_maj6, c_maj, n])
+    got = float(template_loss(torch.from_numpy(chroma), torch.from_numpy(targets)))
+    want = np.mean([_numpy_template_nll(c.astype(np.float64), t) for c, t in zip(chroma, targets, strict=True)])
+    assert got == pytest.approx(want, rel=1e-5)
+    # a template in no class (C:9, five pitch classes) is left out of the mean
+    c9 = np.zeros(12, np.float32)
+    c9[[0, 2, 4, 7, 10]] = 1
+    with_unknown = template_loss(
+        torch.from_numpy(np.vstack([chroma, chroma[:1]])), torch.from_numpy(np.vstack([targets, c9]))
+    )
+    assert float(with_unknown) == pytest.approx(got, rel=1e-6)
+    assert chroma_loss(torch.from_numpy(chroma), torch.from_numpy(targets), "template") == pytest.approx(got)
+
+
+def test_template_loss_trains_a_chroma_the_decoder_reads():
+    from dlmir.chords import ChordVocabulary
+    from dlmir.chords.decode import template_scores
+
+    data, val = synthetic_chords(512), synthetic_chords(256, seed=1)
+    cfg = TrainConfig(epochs=6, batch_size=64, lr=1e-2, seed=0, progress_bar=False, loss="template", patience=0)
+    out = train(LearnedChroma(init="random", seed=0, output="sigmoid", layers=2), data, val, config=cfg)
+    hist = out["history"]
+    assert hist[-1]["val_loss"] < 0.6 * hist[0]["val_loss"]
+    with torch.no_grad():
+        chroma = out["model"].eval()(val.tensors[0])[..., 0].numpy()  # (frames, 12)
+    vocab = np.asarray(ChordVocabulary("full").templates)
+    decoded = vocab[template_scores(chroma.T, vocab).argmax(axis=0)]  # the decoder's frame-wise choice
+    accuracy = np.mean(np.all(decoded == val.tensors[2].numpy(), axis=1))
+    assert accuracy > 0.95, accuracy

@@ -7,7 +7,9 @@ decoder, so the comparison isolates the chroma:
    mean-removed vectors, so the score ignores both the scale and the offset of a chroma: a designed
    chroma, a log-compressed one and a softmax output are scored alike); the no-chord class ``N``
    scores the constant ``no_chord_threshold``, so a frame is N when no chord correlates better,
-   and a flat or silent frame (no variation across pitch classes) is N;
+   and a flat or silent frame (no variation across pitch classes) is N (:func:`correlations`, in torch
+   and differentiable, so that a learned chroma can be trained through it: ``loss='template'`` in
+   :mod:`dlmir.train.module`);
 2. turn scores into per-frame class probabilities ``softmax(beta * score)``;
 3. smooth: ``'viterbi'`` runs a self-transition-biased HMM
    (:func:`librosa.sequence.viterbi_discriminative` with :func:`librosa.sequence.transition_loop`),
@@ -19,6 +21,7 @@ decoder, so the comparison isolates the chroma:
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from dlmir.errors import ParameterError
 
@@ -33,8 +36,42 @@ def vocabulary_templates(vocabulary: str = "majmin") -> tuple[np.ndarray, list[s
     return np.asarray(vocab.templates, dtype=np.float64), list(vocab.labels)
 
 
-def template_scores(chroma: np.ndarray, templates: np.ndarray, *, no_chord_threshold: float = 0.3) -> np.ndarray:
-    """Correlation of each chroma frame with each chord template.
+NO_CHORD_THRESHOLD = 0.3
+"""Default correlation a chord must beat to be chosen over N."""
+BETA = 10.0
+"""Default inverse temperature turning correlations into class probabilities."""
+
+
+def correlations(chroma: torch.Tensor, templates: torch.Tensor, *, no_chord_threshold: float = NO_CHORD_THRESHOLD):
+    """Differentiable scores of chroma rows against chord templates (the decoder's step 1, in torch).
+
+    Parameters
+    ----------
+    chroma : tensor ``(frames, 12)``.
+    templates : tensor ``(n_classes, 12)``; an all-zero row is the no-chord class.
+
+    Returns
+    -------
+    scores : tensor ``(frames, n_classes)``: the Pearson correlation of each frame with each template
+    across the 12 pitch classes (0 for a flat frame), and ``no_chord_threshold`` for N.
+    """
+    templates = templates.to(chroma.dtype)
+    is_n = ~templates.bool().any(dim=1)
+    t = templates - templates.mean(dim=1, keepdim=True)
+    t_norm = torch.linalg.vector_norm(t, dim=1, keepdim=True)
+    t = t / torch.where(t_norm > 0, t_norm, torch.ones_like(t_norm))
+    c = chroma - chroma.mean(dim=1, keepdim=True)
+    c_norm = torch.linalg.vector_norm(c, dim=1, keepdim=True)
+    scale = chroma.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+    c = c / torch.where(c_norm > 1e-6 * scale, c_norm, torch.full_like(c_norm, float("inf")))  # flat -> 0
+    scores = c @ t.T
+    return torch.where(is_n[None, :], torch.full_like(scores, no_chord_threshold), scores)
+
+
+def template_scores(
+    chroma: np.ndarray, templates: np.ndarray, *, no_chord_threshold: float = NO_CHORD_THRESHOLD
+) -> np.ndarray:
+    """Correlation of each chroma frame with each chord template (:func:`correlations`, in float64).
 
     Parameters
     ----------
@@ -54,17 +91,12 @@ def template_scores(chroma: np.ndarray, templates: np.ndarray, *, no_chord_thres
         raise ParameterError(f"chroma must have shape (12, frames), got {chroma.shape}")
     if templates.ndim != 2 or templates.shape[1] != 12:
         raise ParameterError(f"templates must have shape (n_classes, 12), got {templates.shape}")
-    is_n = ~templates.any(axis=1)
-    t = templates - templates.mean(axis=1, keepdims=True)
-    t_norm = np.linalg.norm(t, axis=1, keepdims=True)
-    t = t / np.where(t_norm > 0, t_norm, 1.0)
-    c = chroma - chroma.mean(axis=0, keepdims=True)
-    c_norm = np.linalg.norm(c, axis=0, keepdims=True)
-    scale = np.maximum(np.abs(chroma).max(axis=0, keepdims=True), 1e-30)
-    c = c / np.where(c_norm > 1e-6 * scale, c_norm, np.inf)  # flat frames -> 0
-    scores = t @ c
-    scores[is_n] = no_chord_threshold
-    return scores
+    scores = correlations(
+        torch.from_numpy(np.ascontiguousarray(chroma.T)),
+        torch.from_numpy(templates),
+        no_chord_threshold=no_chord_threshold,
+    )
+    return scores.numpy().T.copy()
 
 
 def frames_to_segments(labels: list[str] | np.ndarray, *, sr: float, hop_length: int) -> tuple[np.ndarray, list[str]]:
@@ -86,9 +118,9 @@ def decode_frames(
     *,
     method: str = "viterbi",
     p_self: float = 0.9,
-    beta: float = 10.0,
+    beta: float = BETA,
     median_frames: int = 9,
-    no_chord_threshold: float = 0.3,
+    no_chord_threshold: float = NO_CHORD_THRESHOLD,
 ) -> np.ndarray:
     """Class index per frame ``(frames,)`` for ``chroma`` ``(12, frames)`` and ``templates`` ``(n_classes, 12)``."""
     import librosa
@@ -123,9 +155,9 @@ def decode(
     labels: list[str] | None = None,
     method: str = "viterbi",
     p_self: float = 0.9,
-    beta: float = 10.0,
+    beta: float = BETA,
     median_frames: int = 9,
-    no_chord_threshold: float = 0.3,
+    no_chord_threshold: float = NO_CHORD_THRESHOLD,
 ) -> tuple[np.ndarray, list[str]]:
     """Chord segments from a chromagram.
 
@@ -163,4 +195,14 @@ def decode(
     return frames_to_segments([labels[i] for i in idx], sr=sr, hop_length=hop_length)
 
 
-__all__ = ["METHODS", "decode", "decode_frames", "frames_to_segments", "template_scores", "vocabulary_templates"]
+__all__ = [
+    "BETA",
+    "METHODS",
+    "NO_CHORD_THRESHOLD",
+    "correlations",
+    "decode",
+    "decode_frames",
+    "frames_to_segments",
+    "template_scores",
+    "vocabulary_templates",
+]

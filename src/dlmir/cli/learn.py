@@ -36,7 +36,12 @@ def train_chroma(
     init: str = typer.Option("octave", "--init", help="octave (designed chroma) | random."),
     hidden_init: str = typer.Option("random", "--hidden-init", help="random | pca (data-driven, --layers >= 2)."),
     output: str = typer.Option("softmax_tanh", "--output", help="softmax_tanh | sigmoid | linear."),
-    loss: str = typer.Option("mse", "--loss", help="mse | bce."),
+    loss: str = typer.Option(
+        "mse",
+        "--loss",
+        help="mse | bce (against the chord's pitch classes) | template (cross-entropy of the chord under the "
+        "decoder's template scores).",
+    ),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="AdamW weight decay."),
     l1: float = typer.Option(0.0, "--l1", help="L1 sparsity coefficient on the weights."),
     l1_activations: float = typer.Option(0.0, "--l1-activations", help="L1 sparsity on hidden activations."),
@@ -169,10 +174,14 @@ def _variants(runs: list[str], designed: bool, reference: bool = False) -> dict[
         variants["designed-log"] = "designed-log"
     for run in runs:
         name = Path(run).name if run != "default" else "default"
-        cfg = read_config(run)["model"]
+        doc = read_config(run)
+        cfg = doc["model"]
         init = cfg["init"] if cfg["layers"] == 1 else f"hidden {cfg['hidden']}, {cfg['hidden_init']}"
         if cfg.get("output", "softmax_tanh") != "softmax_tanh":
             init += f", {cfg['output']}"
+        loss = doc.get("extra", {}).get("train", {}).get("loss", "mse")
+        if loss != "mse":
+            init += f", {loss} loss"
         label = f"{name} ({cfg['layers']}-layer, {init}, context {cfg['context']})"
         variants[label] = load(run)
     return variants

@@ -18,6 +18,7 @@ _EXPORTS = {
     "chroma_loss": "dlmir.train.module",
     "chroma_targets": "dlmir.train.module",
     "read_state": "dlmir.train.module",
+    "template_loss": "dlmir.train.module",
     "train": "dlmir.train.module",
     "random_search": "dlmir.train.search",
 }
