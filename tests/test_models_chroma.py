@@ -146,3 +146,16 @@ def test_deep_model_stages_and_effective_weight():
     assert out.shape == (x.shape[0], 12, 5)
     np.testing.assert_allclose(out.sum(1).detach().numpy(), 1.0, rtol=1e-6)  # softmax(tanh) output
     np.testing.assert_array_equal(out.detach().numpy(), model(x).detach().numpy())  # no dropout in eval mode
+
+
+def test_weight_matrix_of_a_context_model_is_its_response_to_a_steady_input():
+    from dlmir.plots import weight_matrix
+
+    model = LearnedChroma(context=2, init="random", output="linear", seed=5).eval()
+    frame = np.random.default_rng(0).gamma(0.5, 0.1, size=192).astype(np.float32)
+    x = torch.from_numpy(np.repeat(frame[None, :, None], 9, axis=2))  # (1, 192 bins, 9 frames), steady
+    out = model(x)[0, :, 4].detach().numpy()  # a centre frame: all 5 context frames inside the signal
+    w = weight_matrix(model)
+    assert w.shape == (12, 192)
+    want = w @ np.log1p(100.0 * frame) + model["chroma"].bias.detach().numpy()  # fresh model: identity standardisation
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)

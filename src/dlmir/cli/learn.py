@@ -253,7 +253,7 @@ def plot_weights_cmd(
     runs: list[str] = typer.Argument(..., help="Run folders (or 'default')."),
     out: Path = typer.Option(Path("weights.png"), "--out", "-o", help="PNG file."),
 ) -> None:
-    """The 12 x inputs weight matrices at the start (if saved) and end of training, side by side."""
+    """The 12 x CQT-bin weight matrices at the start (if saved) and end of training, side by side."""
     from dlmir.errors import DlmirError
     from dlmir.models import load
     from dlmir.plots import plot_weights, weight_matrix
@@ -261,10 +261,14 @@ def plot_weights_cmd(
     panels = {}
     try:
         for run in runs:
+            model = load(run)
             name = Path(run).name
+            frames = 2 * int(model.config.get("context", 0)) + 1
+            if frames > 1:
+                name += f" (summed over its {frames} context frames)"
             if run != "default" and (Path(run) / "init" / "config.json").exists():
                 panels[f"{name}: start"] = weight_matrix(load(Path(run) / "init"))
-            panels[f"{name}: trained"] = weight_matrix(load(run))
+            panels[f"{name}: trained"] = weight_matrix(model)
     except DlmirError as exc:
         raise _fail(exc) from exc
     typer.echo(f"written {plot_weights(panels, out)}")
