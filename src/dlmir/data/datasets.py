@@ -29,7 +29,16 @@ from dlmir.data.cache import FeatureCache, frontend_sr
 from dlmir.errors import ParameterError
 from dlmir.frontends.base import FrontEnd
 
-__all__ = ["AUDIO_EXTENSIONS", "ChordDataset", "InstrumentDataset", "Track", "default_frontend", "find_pairs"]
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "ChordDataset",
+    "InstrumentDataset",
+    "Track",
+    "context_patch",
+    "default_frontend",
+    "find_pairs",
+    "pad_context",
+]
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 ANNOTATION_EXTENSIONS: tuple[str, ...] = (".lab", ".jams")
@@ -120,6 +129,19 @@ def _audio_duration(path: Path) -> float | None:
         return float(sf.info(str(path)).duration)
     except Exception:  # soundfile cannot read the header; the frame count decides instead
         return None
+
+
+def pad_context(features: np.ndarray, context: int) -> np.ndarray:
+    """Features ``(n_bins, frames)`` -> frame-major ``(frames + 2 * context, n_bins)`` float32 with
+    ``context`` zero frames at each end, so that :func:`context_patch` can cut any frame's window."""
+    padded = np.zeros((features.shape[1] + 2 * context, features.shape[0]), dtype=np.float32)
+    padded[context : context + features.shape[1]] = features.T
+    return padded
+
+
+def context_patch(padded: np.ndarray, frame: int, context: int) -> torch.Tensor:
+    """The patch ``(1, 2 * context + 1, n_bins)`` centred on ``frame`` of :func:`pad_context`'s output."""
+    return torch.from_numpy(padded[frame : frame + 2 * context + 1].copy()).unsqueeze(0)
 
 
 class _FeatureSource:
@@ -227,9 +249,7 @@ class ChordDataset(Dataset):
             keep = np.flatnonzero(cls >= 0)
             self.ids.append(track.id)
             self._annotations.append((intervals, labels))
-            padded = np.zeros((n_frames + 2 * self.context, features.shape[0]), dtype=np.float32)
-            padded[self.context : self.context + n_frames] = features.T
-            self._features.append(padded)
+            self._features.append(pad_context(features, self.context))
             track_idx.append(np.full(keep.size, t, dtype=np.int32))
             frame_idx.append(keep.astype(np.int32))
             classes.append(cls[keep])
@@ -286,7 +306,7 @@ class ChordDataset(Dataset):
 
     def __getitem__(self, i: int) -> Any:
         t, f = int(self._track_idx[i]), int(self._frame_idx[i])
-        patch = torch.from_numpy(self._features[t][f : f + 2 * self.context + 1].copy()).unsqueeze(0)
+        patch = context_patch(self._features[t], f, self.context)
         index = int(self.targets[i])
         item = (
             patch,

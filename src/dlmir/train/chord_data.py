@@ -22,7 +22,7 @@ from torch.utils.data import Dataset, Subset
 
 from dlmir.annotations import read_lab
 from dlmir.chords import template
-from dlmir.data.datasets import CHORD_CQT
+from dlmir.data.datasets import CHORD_CQT, context_patch, pad_context
 from dlmir.data.manifest import ManifestRow
 from dlmir.data.manifest import read_manifest as _read_manifest
 from dlmir.errors import AnnotationError, ParameterError
@@ -111,10 +111,7 @@ class FrameWindows(Dataset):
         if not (len(cqts) == len(frames) == len(templates)):
             raise ParameterError(f"{len(cqts)} CQTs, {len(frames)} frame lists and {len(templates)} template lists")
         self.context = int(context)
-        self._padded = [
-            torch.from_numpy(np.ascontiguousarray(np.pad(c, ((0, 0), (context, context))).T, dtype=np.float32))
-            for c in cqts
-        ]
+        self._padded = [pad_context(c, self.context) for c in cqts]
         self._item = torch.from_numpy(
             np.concatenate([np.full(len(f), i) for i, f in enumerate(frames)]).astype(np.int64)
         )
@@ -125,8 +122,7 @@ class FrameWindows(Dataset):
         return int(self._frame.numel())
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        f = int(self._frame[i])
-        patch = self._padded[int(self._item[i])][f : f + 2 * self.context + 1].unsqueeze(0)
+        patch = context_patch(self._padded[int(self._item[i])], int(self._frame[i]), self.context)
         return patch, torch.tensor(-1, dtype=torch.int64), self._templates[i]
 
 
