@@ -79,3 +79,17 @@ def test_errors_are_named(tmp_path):
     assert result.exit_code == 2 and "nowhere" in result.output  # the message names the folder
     result = runner.invoke(app, ["chroma", str(tmp_path / "x.wav"), "--model", str(tmp_path), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "config.json" in result.output
+
+
+def test_search_with_fixed_loss_output_and_context_feeds_train(dataset, tmp_path):
+    args = ["search", "chroma", str(dataset), "--trials", "2", "--epochs", "1", "--max-items", "2"]
+    args += ["--loss", "template", "--output", "sigmoid", "--context", "1", "--out", str(tmp_path / "s")]
+    _ok(runner.invoke(app, args))
+    best = json.loads((tmp_path / "s" / "best.json").read_text())
+    assert best["train"]["loss"] == "template"
+    assert best["model"]["output"] == "sigmoid" and best["model"]["context"] == 1
+    run = tmp_path / "r"
+    args = ["train", "chroma", str(dataset), "--config", str(tmp_path / "s" / "best.json"), "--epochs", "1"]
+    _ok(runner.invoke(app, [*args, "--max-items", "2", "--out", str(run)]))
+    trained = json.loads((run / "config.json").read_text())
+    assert trained["model"]["context"] == 1 and trained["extra"]["train"]["loss"] == "template"

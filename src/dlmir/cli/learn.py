@@ -142,6 +142,9 @@ def search_chroma(
     seed: int = typer.Option(0, "--seed", help="Sampler and training seed."),
     frame_step: int = typer.Option(4, "--frame-step", help="Use every n-th frame."),
     max_items: int = typer.Option(0, "--max-items", help="At most this many items per split (0: all)."),
+    loss: str = typer.Option("mse", "--loss", help="mse | bce | template (fixed for every trial)."),
+    output: str = typer.Option("softmax_tanh", "--output", help="softmax_tanh | sigmoid | linear (fixed)."),
+    context: int = typer.Option(0, "--context", help="Frames of context on each side (fixed)."),
 ) -> None:
     """Random search (optuna RandomSampler) over learning rate, width, dropout, weight decay and L1."""
     from dlmir.errors import DlmirError
@@ -151,11 +154,11 @@ def search_chroma(
 
     try:
         n = max_items or None
-        tr = build_split(dataset, "train", frame_step=frame_step, max_items=n, progress=True)
-        va = build_split(dataset, "valid", frame_step=frame_step, max_items=n)
-        best = random_search(
-            tr, va, out, trials=trials, seed=seed, config=TrainConfig(epochs=epochs, seed=seed, progress_bar=False)
-        )
+        cfg = TrainConfig(epochs=epochs, seed=seed, loss=loss, progress_bar=False)
+        tr = build_split(dataset, "train", context=context, frame_step=frame_step, max_items=n, progress=True)
+        va = build_split(dataset, "valid", context=context, frame_step=frame_step, max_items=n)
+        model_defaults = {"output": output, "context": context}
+        best = random_search(tr, va, out, trials=trials, seed=seed, config=cfg, model_defaults=model_defaults)
     except DlmirError as exc:
         raise _fail(exc) from exc
     typer.echo((out / "trials.csv").read_text())
