@@ -99,7 +99,7 @@ class FrameWindows(Dataset):
     ----------
     cqts : per item, CQT magnitude ``(n_bins, frames)``.
     frames : per item, the centre frames ``(k,)`` to serve.
-    templates : per item, ``(k,)`` x 12 binary pitch classes of those frames (N: zeros).
+    templates : per item, ``(k, 12)`` binary pitch classes of those frames (N: zeros).
     context : frames on either side of the centre (zeros past the item's ends).
 
     Items are ``(patch (1, 2 * context + 1, n_bins) float32, class_index -1 int64, template (12,) float32)``.

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -185,8 +186,6 @@ class OneCycle:
         self.warm = max(1, round(warmup * self.total))
 
     def __call__(self, step: int) -> float:
-        import math
-
         s = self.offset + step
         if s < self.warm:
             lo, a = 1.0 / self.div, s / self.warm
