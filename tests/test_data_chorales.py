@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlmir.data.chorales import chorale_ids, chorale_labels, generate_chorale, load_chorale, reduce_slice
+from dlmir.data.chorales import (
+    chorale_ids,
+    chorale_labels,
+    chorale_tune,
+    generate_chorale,
+    load_chorale,
+    reduce_slice,
+)
+from dlmir.errors import ParameterError
 
 # BWV 66.6 (F# minor), first 16 quarter-note beats, from its chordified slices (lowest note first):
 # 0: A3 E4 C#5 | G#3 B3 E4 B4 (A, E, half each -> first)  1: F#3 C#4 F#4 A4  2: G#3 B3 E4 B4
@@ -62,3 +70,31 @@ def test_midi_timing_matches_labels() -> None:
     assert starts[0] == 0.0 and max(starts) < 16
     assert p.labels[-1] == "N" and p.duration == pytest.approx(16 * spq + 1.0, abs=1e-3)
     assert len(p.midi.instruments) == 4
+
+
+# The Passion chorale ("Herzlich tut mich verlangen"), set by Bach under three titles (music21's
+# ChoraleListRKBWV): 21 "Herzlich tut mich verlangen" (BWV 153.5); 74, 80, 89, 98, 345 "O Haupt voll
+# Blut und Wunden" (BWV 244.54, 244.44, 244.62, 244.15, 248.5); 270, 286, 340, 367 "Befiehl du deine
+# Wege" (BWV 161.6, 270, 272, 271).
+PASSION_CHORALE = (21, 74, 80, 89, 98, 270, 286, 340, 345, 367)
+
+
+def test_settings_of_one_tune_share_a_family() -> None:
+    assert {chorale_tune(n) for n in PASSION_CHORALE} == {"tune-021"}
+    assert chorale_tune(1) != chorale_tune(2)  # "Aus meines Herzens Grunde" vs "Ich dank' dir, lieber Herre"
+    assert len({chorale_tune(n) for n in range(1, 372)}) == 195
+    with pytest.raises(ParameterError):
+        chorale_tune(372)
+
+
+def test_chorale_splits_group_every_setting_of_a_tune() -> None:
+    from dlmir.data.build import plan_chords
+
+    specs = [s for s in plan_chords("default") if s.source == "chorale"]
+    splits: dict[str, set[str]] = {}
+    for s in specs:
+        assert s.piece == chorale_tune(s.params["number"])
+        splits.setdefault(s.piece, set()).add(s.split)
+    assert all(len(v) == 1 for v in splits.values())
+    passion = {s.split for s in specs if s.params["number"] in PASSION_CHORALE}
+    assert len(passion) == 1

@@ -35,7 +35,15 @@ from dlmir.chords import QUALITIES, UNKNOWN, chord_label
 from dlmir.data.synth import Piece
 from dlmir.errors import DependencyError, ParameterError
 
-__all__ = ["CHORALE_PROGRAMS", "chorale_ids", "chorale_labels", "generate_chorale", "load_chorale", "reduce_slice"]
+__all__ = [
+    "CHORALE_PROGRAMS",
+    "chorale_ids",
+    "chorale_labels",
+    "chorale_tune",
+    "generate_chorale",
+    "load_chorale",
+    "reduce_slice",
+]
 
 CHORALE_PROGRAMS: tuple[tuple[int, int, int, int], ...] = (
     (73, 71, 70, 42),  # flute, clarinet, bassoon, cello (woodwind quartet with cello)
@@ -63,6 +71,29 @@ def chorale_ids() -> tuple[str, ...]:
     """Corpus paths of the 371 chorales in Riemenschneider order (index 0 = chorale 1)."""
     corpus = _corpus()
     return tuple(str(p) for p in corpus.chorales.Iterator(numberingSystem="riemenschneider", returnType="filename"))
+
+
+@lru_cache(maxsize=1)
+def _tunes() -> dict[int, str]:
+    import json
+    from importlib import resources
+
+    text = (resources.files("dlmir") / "assets" / "chorale_tunes.json").read_text(encoding="utf-8")
+    return {int(k): v for k, v in json.loads(text).items()}
+
+
+def chorale_tune(number: int) -> str:
+    """The hymn-tune family of chorale ``number`` (Riemenschneider, 1-371): ``"tune-NNN"``.
+
+    Chorales that set the same tune (same title, or the same opening 8 soprano intervals; see
+    ``scripts/chorale_tunes.py``, which wrote the table in ``dlmir/assets/chorale_tunes.json``) share
+    one family, named after its lowest number: 195 families for 371 chorales. Dataset splits group
+    chorales by family, so no tune is heard in two splits.
+    """
+    tunes = _tunes()
+    if number not in tunes:
+        raise ParameterError(f"chorale number must be in 1..{len(tunes)}, got {number}")
+    return tunes[number]
 
 
 def load_chorale(number_or_path: int | str):  # noqa: ANN201 - music21 Score
