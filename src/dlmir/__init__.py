@@ -12,6 +12,33 @@ from dlmir.errors import AnnotationError, AudioError, DependencyError, DlmirErro
 
 __version__ = "0.1.0"
 
+_SUBMODULES = frozenset(
+    {
+        "annotations",
+        "chords",
+        "data",
+        "display",
+        "evaluate",
+        "examples",
+        "filters",
+        "frontends",
+        "io",
+        "layers",
+        "models",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    """Import a submodule on first use, so ``import dlmir; dlmir.io.load(...)`` works without importing
+    every submodule (and torch) up front."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"dlmir.{name}")
+    raise AttributeError(f"module 'dlmir' has no attribute {name!r}")
+
+
 __all__ = [
     "AnnotationError",
     "AudioError",
