@@ -42,3 +42,15 @@ def test_errors() -> None:
         generate_note("flute", 40, "mf")
     with pytest.raises(ParameterError, match="unknown instrument"):
         generate_note("kazoo", 60, "mf")
+
+
+def test_velocity_overrides_the_dynamic_and_changes_the_audio() -> None:
+    assert generate_note("piano", 60, "mf").midi.instruments[0].notes[0].velocity == DYNAMICS["mf"]
+    soft, loud = (generate_note("piano", 60, "mf", velocity=v) for v in (68, 92))
+    assert [p.midi.instruments[0].notes[0].velocity for p in (soft, loud)] == [68, 92]
+    with Renderer(sr=22050) as r:
+        rms = [float(np.sqrt(np.mean(r.render(p.midi, "timgm6mb", duration=p.duration) ** 2))) for p in (soft, loud)]
+    assert rms[1] > rms[0] > 0  # a harder key strike renders louder
+    for bad in (0, 128, 64.5):
+        with pytest.raises(ParameterError, match="velocity must be a MIDI velocity"):
+            generate_note("piano", 60, "mf", velocity=bad)  # type: ignore[arg-type]

@@ -2,7 +2,8 @@
 
 Layout written (see :mod:`dlmir.data.manifest`)::
 
-    OUT/manifest.csv, OUT/audio/<id>.flac, OUT/labels/<id>.lab, OUT/labels/<id>.jams, OUT/.done/<id>.json
+    OUT/manifest.csv, OUT/build.json, OUT/audio/<id>.flac, OUT/labels/<id>.lab, OUT/labels/<id>.jams,
+    OUT/.done/<id>.json
 
 Splits are by piece, never by frame. A piece's split is a fixed function of its id
 (:func:`split_of`: SHA-1 of the id mapped to [0, 1), < 0.15 test, < 0.25 valid, else train), so it
@@ -18,6 +19,13 @@ skipped: their ``.done`` marker records why and they are left out of the manifes
 Resume: an item is finished when ``.done/<id>.json`` (its manifest row, written last) exists and its
 audio/label files exist; all files are written to temporary names and renamed, so an interrupted
 build never leaves a file that looks complete. A rebuild renders only unfinished items.
+
+Build parameters: ``OUT/build.json`` records the kind (``chords``/``instruments``), size, seed, training
+soundfonts, test soundfont and dlmir version. Resuming into an OUT built with another seed, other soundfonts
+(or, for chords, ``ci`` against a sized build: the ``ci`` items are short excerpts) raises
+:class:`~dlmir.errors.ParameterError` naming both values, instead of mixing items of two builds; build into
+another folder, or pass ``force=True`` (``--force``) to render every item again. Another size is fine: that is
+how a build grows.
 
 Rendering runs in ``jobs`` processes; items are grouped by soundfont into fixed chunks, each rendered
 by a fresh :class:`~dlmir.data.synth.Renderer` (one soundfont load per chunk), so the audio does not
@@ -45,13 +53,18 @@ __all__ = [
     "build_chords",
     "build_instruments",
     "plan_chords",
+    "note_velocity",
     "plan_instruments",
     "render_items",
     "split_of",
 ]
 
+BUILD_FILE = "build.json"
+
 TRAIN_SOUNDFONTS: tuple[str, ...] = ("timgm6mb", "musescore")
 TEST_SOUNDFONT = "fluidr3"
+VELOCITY_JITTER = 12
+"""Instrument builds with a seed other than 0: each note's velocity is drawn within +-this of its dynamic's."""
 DEFAULT_CHORD_HOURS = 5.0
 _MEAN_PROGRESSION_S = 30.0
 _MEAN_CHORALE_S = 45.0
@@ -135,6 +148,11 @@ def _train_soundfont(item_id: str, soundfonts: tuple[str, ...]) -> str:
     return soundfonts[int(_unit("sf:" + item_id) * len(soundfonts))]
 
 
+def _train_soundfonts(soundfonts: tuple[str, ...] | list[str] | None, ci: bool) -> tuple[str, ...]:
+    """The training soundfonts: as given, else ``timgm6mb`` for ``ci`` and :data:`TRAIN_SOUNDFONTS` otherwise."""
+    return tuple(soundfonts) if soundfonts else (("timgm6mb",) if ci else TRAIN_SOUNDFONTS)
+
+
 def _check_soundfonts(train: tuple[str, ...], test: str) -> None:
     from dlmir.data.synth import resolve_soundfont
 
@@ -144,7 +162,7 @@ def _check_soundfonts(train: tuple[str, ...], test: str) -> None:
 
 
 def plan_chords(
-    size: str | float = "ci",
+    size: str | float = "default",
     *,
     seed: int = 0,
     soundfonts: tuple[str, ...] | list[str] | None = None,
@@ -162,7 +180,7 @@ def plan_chords(
     test_soundfont : held-out soundfont of the test split.
     """
     hours = _parse_size(size, DEFAULT_CHORD_HOURS)
-    train_sfs = tuple(soundfonts) if soundfonts else (("timgm6mb",) if hours is None else TRAIN_SOUNDFONTS)
+    train_sfs = _train_soundfonts(soundfonts, hours is None)
     _check_soundfonts(train_sfs, test_soundfont)
     specs: list[ItemSpec] = []
 
@@ -203,9 +221,26 @@ def _chorale_order() -> list[int]:
     return sorted(range(1, 372), key=lambda n: _unit(f"chorale-{n:03d}:order"))
 
 
+def note_velocity(dynamic: str, item_id: str, seed: int = 0) -> int:
+    """MIDI velocity (1..127) of an instrument item: its dynamic's nominal velocity for ``seed=0``, else drawn.
+
+    Seed 0 renders :data:`~dlmir.data.instruments.DYNAMICS` exactly (pp 32, mf 80, ff 120). Any other seed
+    draws the velocity uniformly within +-:data:`VELOCITY_JITTER` of the nominal one, as a fixed function of
+    ``(seed, item_id)`` (so the dynamics never overlap, and a resumed build draws the same velocities).
+    """
+    from dlmir.data.instruments import DYNAMICS
+
+    nominal = DYNAMICS[dynamic]
+    if seed == 0:
+        return nominal
+    offset = round((2.0 * _unit(f"velocity:{int(seed)}:{item_id}") - 1.0) * VELOCITY_JITTER)
+    return min(127, max(1, nominal + offset))
+
+
 def plan_instruments(
-    size: str = "ci",
+    size: str = "default",
     *,
+    seed: int = 0,
     soundfonts: tuple[str, ...] | list[str] | None = None,
     test_soundfont: str = TEST_SOUNDFONT,
 ) -> list[ItemSpec]:
@@ -214,19 +249,23 @@ def plan_instruments(
     ``ci``: per instrument, its middle pitch at mf in ``timgm6mb`` (train) and in the test soundfont,
     plus the nearest pitch with ``pitch % 6 == 5`` (valid). ``default``: every pitch of every range, 3
     dynamics, every soundfont (about 5,700 notes, 2 s each, ~3.2 h).
+
+    ``seed`` humanises the dynamics (:func:`note_velocity`): 0 renders every note at its dynamic's nominal
+    velocity; another seed draws each note's velocity around it, so the same notes are rendered at other
+    velocities (soundfonts change level and often sample layer with velocity). Ids and splits do not depend on it.
     """
     from dlmir.data.instruments import DYNAMICS, INSTRUMENTS
 
     if size not in ("ci", "default"):
         raise ParameterError(f"instrument dataset size must be 'ci' or 'default', got {size!r}")
-    train_sfs = tuple(soundfonts) if soundfonts else (("timgm6mb",) if size == "ci" else TRAIN_SOUNDFONTS)
+    train_sfs = _train_soundfonts(soundfonts, size == "ci")
     _check_soundfonts(train_sfs, test_soundfont)
     specs = []
 
     def add(sf: str, name: str, pitch: int, dyn: str, split: str) -> None:
         stem = Path(sf).stem if os.sep in sf else sf
         item_id = f"{name}-{pitch:03d}-{dyn}-{stem}"
-        params = {"instrument": name, "pitch": pitch, "dynamic": dyn}
+        params = {"instrument": name, "pitch": pitch, "dynamic": dyn, "velocity": note_velocity(dyn, item_id, seed)}
         specs.append(ItemSpec(item_id, "instrument", split, sf, item_id, params))
 
     for name, inst in INSTRUMENTS.items():
@@ -284,7 +323,7 @@ def _make_piece(spec: ItemSpec):  # noqa: ANN202 - Piece
     if spec.source == "instrument":
         from dlmir.data.instruments import generate_note
 
-        return generate_note(p["instrument"], p["pitch"], p["dynamic"])
+        return generate_note(p["instrument"], p["pitch"], p["dynamic"], velocity=p.get("velocity"))
     raise ParameterError(f"unknown item source {spec.source!r}")
 
 
@@ -329,6 +368,7 @@ def render_chunk(out: str | os.PathLike[str], specs: list[ItemSpec], *, sr: int 
                     instrument=spec.params["instrument"],
                     pitch=str(spec.params["pitch"]),
                     dynamic=spec.params["dynamic"],
+                    velocity=str(piece.midi.instruments[0].notes[0].velocity),
                 )
             else:
                 write_lab(paths["lab"], piece.intervals, piece.labels)
@@ -357,6 +397,7 @@ def render_items(
     jobs: int | None = None,
     chunk_size: int = 16,
     progress: bool = True,
+    force: bool = False,
 ) -> BuildStats:
     """Render the unfinished items of ``specs`` into ``out`` and write ``out/manifest.csv`` (all of ``specs``).
 
@@ -365,6 +406,7 @@ def render_items(
     jobs : worker processes (default: all cores; 1 renders in this process).
     chunk_size : items per renderer (per soundfont load); MuseScore chunks are 4x larger.
     progress : show a tqdm progress bar.
+    force : render every item of ``specs`` again, finished or not (their files are replaced).
     """
     from tqdm.auto import tqdm
 
@@ -376,7 +418,7 @@ def render_items(
     ids = [s.id for s in specs]
     if len(set(ids)) != len(ids):
         raise ParameterError("item ids of a build must be unique")
-    todo = [s for s in specs if not _is_done(out, s)]
+    todo = list(specs) if force else [s for s in specs if not _is_done(out, s)]
     jobs = max(1, os.cpu_count() or 1) if jobs is None else max(1, int(jobs))
     chunks = _chunks(todo, chunk_size)
     bar = tqdm(total=len(todo), desc=f"rendering {out.name}", unit="item", disable=not progress or not todo)
@@ -419,30 +461,97 @@ def render_items(
     )
 
 
+def _build_params(kind: str, size: str | float, seed: int, train: tuple[str, ...], test: str) -> dict[str, Any]:
+    from dlmir import __version__
+    from dlmir.data.synth import resolve_soundfont
+
+    return {
+        "kind": kind,
+        "size": size if isinstance(size, str) else float(size),
+        "seed": int(seed),
+        "soundfonts": [resolve_soundfont(s)[0] for s in train],
+        "test_soundfont": resolve_soundfont(test)[0],
+        "dlmir": __version__,
+    }
+
+
+def _describe(params: dict[str, Any], key: str) -> str:
+    if key == "soundfonts":
+        return " ".join(f"--soundfont {s}" for s in params.get(key) or []) or "no --soundfont"
+    if key == "test_soundfont":
+        return f"--test-soundfont {params.get(key)}"
+    return f"--{key} {params.get(key)}"
+
+
+def _check_build(out: Path, params: dict[str, Any], *, force: bool) -> None:
+    """Refuse to resume ``out`` with other build parameters (unless ``force``); then record ``params`` there."""
+    path = out / BUILD_FILE
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise ParameterError(
+                f"{path} is not valid JSON; delete it (or build into another folder) to start afresh"
+            ) from None
+        if old.get("kind") != params["kind"]:
+            raise ParameterError(
+                f"{out} holds a {old.get('kind')} dataset; build the {params['kind']} dataset into another folder"
+            )
+        keys = ["seed", "soundfonts", "test_soundfont"]
+        differ = [k for k in keys if old.get(k) != params[k]]
+        if params["kind"] == "chords" and (old.get("size") == "ci") != (params["size"] == "ci"):
+            differ.append("size")  # ci items are short excerpts under the same ids as full pieces
+        if differ and not force:
+            raise ParameterError(
+                f"{out} was built with {', '.join(_describe(old, k) for k in differ)}; this build asks for "
+                f"{', '.join(_describe(params, k) for k in differ)}. Resuming would mix items of both builds: "
+                "build into another folder, or pass --force (force=True) to render every item again"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{BUILD_FILE}.part")
+    tmp.write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def build_chords(
     out: str | os.PathLike[str],
     *,
-    size: str | float = "ci",
+    size: str | float = "default",
     seed: int = 0,
     soundfonts: list[str] | None = None,
     test_soundfont: str = TEST_SOUNDFONT,
     jobs: int | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> BuildStats:
-    """Build (or resume) a chord dataset of progressions and Bach chorales in ``out``; see :func:`plan_chords`."""
+    """Build (or resume) a chord dataset of progressions and Bach chorales in ``out``; see :func:`plan_chords`.
+
+    A resume must use the seed and soundfonts ``out`` was built with (recorded in ``out/build.json``), else
+    :class:`~dlmir.errors.ParameterError`; ``force=True`` renders every item again with the new ones.
+    """
     specs = plan_chords(size, seed=seed, soundfonts=soundfonts, test_soundfont=test_soundfont)
-    return render_items(out, specs, jobs=jobs, progress=progress)
+    train = _train_soundfonts(soundfonts, _parse_size(size, DEFAULT_CHORD_HOURS) is None)
+    _check_build(Path(out), _build_params("chords", size, seed, train, test_soundfont), force=force)
+    return render_items(out, specs, jobs=jobs, progress=progress, force=force)
 
 
 def build_instruments(
     out: str | os.PathLike[str],
     *,
-    size: str = "ci",
+    size: str = "default",
+    seed: int = 0,
     soundfonts: list[str] | None = None,
     test_soundfont: str = TEST_SOUNDFONT,
     jobs: int | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> BuildStats:
-    """Build (or resume) the isolated-note instrument dataset in ``out``; see :func:`plan_instruments`."""
-    specs = plan_instruments(size, soundfonts=soundfonts, test_soundfont=test_soundfont)
-    return render_items(out, specs, jobs=jobs, chunk_size=64, progress=progress)
+    """Build (or resume) the isolated-note instrument dataset in ``out``; see :func:`plan_instruments`.
+
+    A resume must use the seed and soundfonts ``out`` was built with (recorded in ``out/build.json``), else
+    :class:`~dlmir.errors.ParameterError`; ``force=True`` renders every item again with the new ones.
+    """
+    specs = plan_instruments(size, seed=seed, soundfonts=soundfonts, test_soundfont=test_soundfont)
+    train = _train_soundfonts(soundfonts, size == "ci")
+    _check_build(Path(out), _build_params("instruments", size, seed, train, test_soundfont), force=force)
+    return render_items(out, specs, jobs=jobs, chunk_size=64, progress=progress, force=force)

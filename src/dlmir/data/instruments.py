@@ -67,7 +67,15 @@ def note_grid(*, step: int = 1, instruments: list[str] | None = None) -> list[tu
     return out
 
 
-def generate_note(instrument: str, pitch: int, dynamic: str, *, note_duration: float = 1.5, tail: float = 0.5) -> Piece:
+def generate_note(
+    instrument: str,
+    pitch: int,
+    dynamic: str,
+    *,
+    note_duration: float = 1.5,
+    tail: float = 0.5,
+    velocity: int | None = None,
+) -> Piece:
     """One isolated note as a :class:`~dlmir.data.synth.Piece` (label: the instrument class name).
 
     Parameters
@@ -76,6 +84,8 @@ def generate_note(instrument: str, pitch: int, dynamic: str, *, note_duration: f
     pitch : MIDI note number inside the instrument's range.
     dynamic : ``pp``, ``mf`` or ``ff``.
     note_duration, tail : seconds the note is held, and of release after it.
+    velocity : MIDI velocity 1..127 (default: the dynamic's, :data:`DYNAMICS`); the builder's seed draws it
+        around the dynamic's (:func:`dlmir.data.build.note_velocity`).
     """
     import pretty_midi
 
@@ -86,9 +96,12 @@ def generate_note(instrument: str, pitch: int, dynamic: str, *, note_duration: f
         raise ParameterError(f"pitch {pitch} is outside the {instrument} range {inst.low}..{inst.high}")
     if dynamic not in DYNAMICS:
         raise ParameterError(f"dynamic must be one of {', '.join(DYNAMICS)}, got {dynamic!r}")
+    velocity = DYNAMICS[dynamic] if velocity is None else velocity
+    if not (isinstance(velocity, int | np.integer) and 1 <= velocity <= 127):
+        raise ParameterError(f"velocity must be a MIDI velocity 1..127, got {velocity!r}")
     midi = pretty_midi.PrettyMIDI()
     track = pretty_midi.Instrument(program=inst.program, name=instrument)
-    track.notes.append(pretty_midi.Note(DYNAMICS[dynamic], int(pitch), 0.0, float(note_duration)))
+    track.notes.append(pretty_midi.Note(int(velocity), int(pitch), 0.0, float(note_duration)))
     midi.instruments.append(track)
     duration = round(note_duration + tail, 3)
     return Piece(

@@ -7,7 +7,8 @@ The agreed layout::
       audio/<id>.flac       22050 Hz mono
       labels/<id>.lab       start<TAB>end<TAB>label (seconds, Harte labels)
       labels/<id>.jams      the same annotation as JAMS (namespace chord)
-      features/<frontend cache_key>/<id>.npy    feature cache (:mod:`dlmir.data.cache`)
+      build.json            the build's parameters (kind, size, seed, soundfonts; :mod:`dlmir.data.build`)
+      features/<key>/<id>.npy   feature cache (:mod:`dlmir.data.cache`; key: front-end config and tensors)
 
 Columns (:data:`COLUMNS`): ``id, source (progression|chorale|instrument), split (train|valid|test),
 soundfont (file stem), programs (GM program numbers joined by '+'), duration (seconds, 3 decimals),
@@ -15,7 +16,8 @@ audio, lab, jams`` (paths relative to DATASET; ``lab``/``jams`` may be empty), a
 ``instrument`` (class name), ``pitch`` (MIDI number), ``dynamic`` (pp|mf|ff). An optional ``piece``
 column names the musical piece an item renders (several items may render one piece: transpositions,
 soundfonts); :func:`summarize` checks that no piece appears in two splits (when the column is absent,
-each ``id`` is its own piece). Unknown extra columns are kept.
+each ``id`` is its own piece). Unknown extra columns are kept (the builder adds ``velocity``, the MIDI
+velocity an instrument note was rendered at).
 """
 
 from __future__ import annotations
