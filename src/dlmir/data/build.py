@@ -178,16 +178,23 @@ def plan_chords(
     seed : seed of the musical content (progressions, tempi, ensembles); splits do not depend on it.
     soundfonts : training soundfonts (default ``timgm6mb`` + ``musescore``; ``ci``: ``timgm6mb``).
     test_soundfont : held-out soundfont of the test split.
+
+    A progression's split is :func:`split_of` its id; a chorale's is :func:`split_of` its hymn-tune family
+    (:func:`dlmir.data.chorales.chorale_tune`, also its ``piece``), so every setting of one tune falls in
+    the same split.
     """
+    from dlmir.data.chorales import chorale_tune
+
     hours = _parse_size(size, DEFAULT_CHORD_HOURS)
     train_sfs = _train_soundfonts(soundfonts, hours is None)
     _check_soundfonts(train_sfs, test_soundfont)
     specs: list[ItemSpec] = []
 
-    def add(piece: str, source: str, params: dict[str, Any]) -> None:
+    def add(item_id: str, source: str, params: dict[str, Any], piece: str | None = None) -> None:
+        piece = piece or item_id
         split = split_of(piece)
-        sf = test_soundfont if split == "test" else _train_soundfont(piece, train_sfs)
-        specs.append(ItemSpec(piece, source, split, sf, piece, params))
+        sf = test_soundfont if split == "test" else _train_soundfont(item_id, train_sfs)
+        specs.append(ItemSpec(item_id, source, split, sf, piece, params))
 
     if hours is None:
         quota = {"train": 3, "valid": 1, "test": 1}
@@ -200,10 +207,15 @@ def plan_chords(
             k += 1
         quota = {"train": 2, "valid": 0, "test": 1}
         for number in _chorale_order():
-            piece = f"chorale-{number:03d}"
-            if quota[split_of(piece)] > 0:
-                quota[split_of(piece)] -= 1
-                add(piece, "chorale", {"number": number, "seed": [seed, number], "max_beats": 16})
+            tune = chorale_tune(number)
+            if quota[split_of(tune)] > 0:
+                quota[split_of(tune)] -= 1
+                add(
+                    f"chorale-{number:03d}",
+                    "chorale",
+                    {"number": number, "seed": [seed, number], "max_beats": 16},
+                    tune,
+                )
             if not any(quota.values()):
                 break
         return specs
@@ -212,7 +224,7 @@ def plan_chords(
     for k in range(n_prog):
         add(f"prog-{k:05d}", "progression", {"seed": [seed, k]})
     for number in _chorale_order()[:n_chor]:
-        add(f"chorale-{number:03d}", "chorale", {"number": number, "seed": [seed, number]})
+        add(f"chorale-{number:03d}", "chorale", {"number": number, "seed": [seed, number]}, chorale_tune(number))
     return specs
 
 
