@@ -10,6 +10,7 @@ import pytest
 from chord_fixtures import synthetic_dataset  # noqa: I001
 from typer.testing import CliRunner
 
+import dlmir.cli.chroma  # noqa: F401  (registers `dlmir chroma`)
 import dlmir.cli.learn  # noqa: F401  (registers the commands)
 from dlmir.cli.app import app
 from dlmir.evaluate import chroma_of

@@ -1,5 +1,5 @@
 """Learned-chroma commands: ``train chroma``, ``search chroma``, ``evaluate chroma`` / ``chroma-table``,
-``plot weights`` / ``chromagram`` / ``curves``, and ``dlmir chroma`` (learned chroma of audio files).
+``plot weights`` / ``chromagram`` / ``curves`` (``dlmir chroma`` lives in :mod:`dlmir.cli.chroma`).
 
 Thin: every command parses its options and calls the library (:mod:`dlmir.train`, :mod:`dlmir.evaluate`,
 :mod:`dlmir.plots`, :mod:`dlmir.models`).
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from dlmir.cli.app import app, evaluate_app, plot_app, search_app, train_app
+from dlmir.cli.app import evaluate_app, plot_app, search_app, train_app
 
 
 def _fail(exc: Exception, code: int = 2) -> typer.Exit:
@@ -317,43 +317,3 @@ def plot_chromagram_cmd(
     except DlmirError as exc:
         raise _fail(exc) from exc
     typer.echo(f"written {plot_chromagrams(panels, out)}")
-
-
-@app.command("chroma")
-def chroma_cmd(
-    audio: list[Path] = typer.Argument(..., help="Audio files."),
-    model: str = typer.Option("default", "--model", "-m", help="Run folder or 'default' (shipped model)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for <stem>.npy (12, frames) and optional PNG."),
-    plot: bool = typer.Option(False, "--plot", help="Also draw <stem>.png."),
-) -> None:
-    """Learned chroma (12 x frames, hop 512 at 22050 Hz) of each AUDIO file, with a trained model."""
-    import numpy as np
-
-    from dlmir.errors import DlmirError
-    from dlmir.evaluate import chroma_of
-    from dlmir.io import load as load_audio
-    from dlmir.models import load
-    from dlmir.train.chord_data import chord_frontend, cqt_of
-
-    try:
-        net = load(model)
-    except DlmirError as exc:
-        raise _fail(exc) from exc
-    fe = chord_frontend()
-    out.mkdir(parents=True, exist_ok=True)
-    failed = []
-    for path in audio:
-        try:
-            y, _ = load_audio(path, sr=22050)
-            chroma = chroma_of(net, cqt_of(y, fe))
-            np.save(out / f"{path.stem}.npy", chroma.astype(np.float32))
-            if plot:
-                from dlmir.plots import plot_chromagrams
-
-                plot_chromagrams({f"learned chroma: {path.name}": chroma}, out / f"{path.stem}.png")
-            typer.echo(f"{path} -> {out / (path.stem + '.npy')} {chroma.shape}")
-        except DlmirError as exc:
-            failed.append(f"{path}: {exc}")
-    if failed:
-        typer.echo("failed:\n" + "\n".join(failed), err=True)
-        raise typer.Exit(1)

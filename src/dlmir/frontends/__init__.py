@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dlmir.errors import AudioError, ParameterError
+from dlmir.errors import ParameterError
 from dlmir.frontends.base import FrontEnd
 from dlmir.frontends.chroma import Chroma
 from dlmir.frontends.cqt import CQT
@@ -89,33 +89,33 @@ def extract_file(
     hop_length: int = 512,
     plot: bool = False,
     fe: FrontEnd | None = None,
+    block_seconds: float | None = 60.0,
     **kwargs: Any,
 ) -> list[Path]:
-    """Load one audio file, compute ``kind`` and write ``<out_dir>/<stem>.npy`` (and ``<stem>.png`` with ``plot``).
+    """Compute ``kind`` for one audio file and write ``<out_dir>/<stem>.npy`` (and ``<stem>.png`` with ``plot``).
 
     The array has shape ``(features, frames)`` (magnitudes for ``stft``/``cqt``), float32. Files are written
     under a temporary name and renamed, so a failure never leaves a partial file. Returns the written paths.
     Pass ``fe`` (from :func:`frontend`) to reuse one front end over many files instead of building it per file.
+
+    The audio is streamed from disk in overlapping blocks of ``block_seconds`` (``None``: one block), so memory
+    does not grow with the file's length; the frames equal one call on the whole signal
+    (:mod:`dlmir.frontends.streaming`). The ``.npy`` is stored frame-major (``fortran_order``); :func:`numpy.load`
+    returns the same ``(features, frames)`` array.
 
     Raises
     ------
     AudioError : the file is missing, undecodable, empty, NaN, or shorter than one frame.
     ParameterError : a front-end parameter is invalid.
     """
-    from dlmir.io import load
+    from dlmir.frontends.streaming import write_frames
 
     path, out_dir = Path(path), Path(out_dir)
     fe = frontend(kind, sr=sr, hop_length=hop_length, **kwargs) if fe is None else fe
-    y, file_sr = load(path, sr=sr)
-    try:
-        feature = extract(fe, y)
-    except AudioError as exc:
-        raise AudioError(f"{path}: {exc}") from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{path.stem}.npy"
-    tmp = out_dir / f".{path.stem}.part.npy"
-    np.save(tmp, feature)
-    os.replace(tmp, target)
+    write_frames(fe, path, target, sr=sr, block_seconds=block_seconds)
+    file_sr = float(sr)
     written = [target]
     if plot:
         import matplotlib.pyplot as plt
@@ -123,6 +123,7 @@ def extract_file(
         from dlmir.plot_features import plot_feature
 
         png = out_dir / f"{path.stem}.png"
+        feature = np.load(target, mmap_mode="r")
         fig = plot_feature(
             feature, kind, sr=file_sr, hop_length=hop_length, config=fe.config, title=f"{path.name}: {kind}", path=png
         )
