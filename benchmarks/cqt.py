@@ -18,7 +18,7 @@ average of 6 on 2 cores: 84@12 CQT 4.4 s with 2 threads, 1.0 s with ``--threads 
 single-threaded, slows down less. Check ``uptime`` first, or pass ``--threads 1``.
 
 Configurations: ``librosa.cqt`` with 84 bins at 12/octave (its default), 252 at 36/octave, 192 at 24/octave
-(the chord datasets' front end), and ``librosa.feature.chroma_cqt(tuning=0.0)``.
+(the chord datasets' front end), and ``librosa.feature.chroma_cqt(tuning=0.0)`` against ``Chroma(tuning=0.0)``.
 
 Audio: the real recordings in ``../shared/data/real-music`` (cropped/tiled to 30 s) when present, else
 chirps with noise.
@@ -93,7 +93,7 @@ def main() -> None:
             CQT(sr=SR, n_bins=192, bins_per_octave=24),
             24,
         ),
-        ("chroma_cqt", lambda x: librosa.feature.chroma_cqt(y=x, sr=SR, tuning=0.0), Chroma(sr=SR), 0),
+        ("chroma_cqt", lambda x: librosa.feature.chroma_cqt(y=x, sr=SR, tuning=0.0), Chroma(sr=SR, tuning=0.0), 0),
     ]
     header = f"{'feature':<12} {'librosa s':>10} {'dlmir s':>9} {'ratio':>7} {'rel err':>9} {'low oct':>9}"
     cuda = torch.cuda.is_available()

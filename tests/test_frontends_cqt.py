@@ -204,6 +204,16 @@ def test_time_kernels_are_librosa_wavelets() -> None:
     assert rel(cqt["filterbank"].time_kernels(0), expected) < 1e-3  # only the negative frequencies are dropped
 
 
+@needs_data
+def test_estimated_tuning_matches_librosa(music: np.ndarray) -> None:
+    cqt = CQT(sr=SR, tuning=None)
+    assert cqt["filterbank"].estimate_tuning(music)[0] == librosa.estimate_tuning(y=music, sr=SR)
+    assert cqt.config["tuning"] is None and not cqt.trainable_stages
+    with torch.inference_mode():
+        ours = cqt(torch.from_numpy(music))[0].numpy()
+    assert rel(ours, librosa_cqt(music, sr=SR, tuning=None)) < TOL
+
+
 # -- errors ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kw", "words"),
@@ -213,7 +223,8 @@ def test_time_kernels_are_librosa_wavelets() -> None:
         (dict(bins_per_octave=-12), "bins_per_octave"),
         (dict(hop_length=0), "hop_length"),
         (dict(fmin=-5.0), "fmin"),
-        (dict(tuning=None), "estimate_tuning"),
+        (dict(tuning=None, trainable=True), "one fixed tuning"),
+        (dict(tuning=None, n_bins=120), "Nyquist"),
         (dict(sparsity=1.5), "sparsity"),
         (dict(res_type="fft"), "res_type"),
         (dict(pad_mode="wrap"), "pad_mode"),

@@ -11,8 +11,8 @@ import scipy.fft
 import torch
 
 from dlmir.errors import AudioError, ParameterError
+from dlmir.filters import dct_matrix
 from dlmir.frontends import MFCC, MelSpectrogram, OnsetStrength
-from dlmir.frontends.mel import dct_matrix
 from dlmir.io import load
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

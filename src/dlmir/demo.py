@@ -30,7 +30,7 @@ def run_demo(audio: str | os.PathLike[str] | None, out: str | os.PathLike[str]) 
     """
     from dlmir.annotations import write_jams, write_lab
     from dlmir.chords.decode import decode
-    from dlmir.plot_features import plot_feature
+    from dlmir.display import plot_feature
 
     bundled = audio is None
     path = example_audio() if bundled else Path(audio)
@@ -95,7 +95,7 @@ def _learned_chroma(y: np.ndarray, sr: float) -> np.ndarray:
 
 
 def _plot_pair(designed: np.ndarray, learned: np.ndarray, sr: float, path: Path) -> None:
-    from dlmir.plots import plot_chromagrams
+    from dlmir.display import plot_chromagrams
 
     panels = {"designed (chroma_cqt)": designed, "learned (default model)": learned}
     plot_chromagrams(panels, path, sr=sr, hop_length=HOP)

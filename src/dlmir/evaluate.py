@@ -109,7 +109,7 @@ def chroma_of(variant: object, cqt: np.ndarray) -> np.ndarray:
     """
     import torch
 
-    from dlmir.frontends.chroma import octave_matrix
+    from dlmir.filters import octave_matrix
 
     if isinstance(variant, str):
         if variant not in DESIGNED:

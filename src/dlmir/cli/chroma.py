@@ -62,7 +62,7 @@ def chroma_cmd(
             target = out / f"{path.stem}.npy"
             shape = write_frames(fe, path, target, block_seconds=block_seconds, head=net)
             if plot:
-                from dlmir.plots import plot_chromagrams
+                from dlmir.display import plot_chromagrams
 
                 chroma = np.load(target, mmap_mode="r")
                 plot_chromagrams({f"learned chroma: {path.name}": chroma}, out / f"{path.stem}.png")

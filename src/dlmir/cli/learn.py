@@ -257,9 +257,9 @@ def plot_weights_cmd(
     out: Path = typer.Option(Path("weights.png"), "--out", "-o", help="PNG file."),
 ) -> None:
     """The 12 x CQT-bin weight matrices at the start (if saved) and end of training, side by side."""
+    from dlmir.display import plot_weights, weight_matrix
     from dlmir.errors import DlmirError
     from dlmir.models import load
-    from dlmir.plots import plot_weights, weight_matrix
 
     panels = {}
     try:
@@ -283,8 +283,8 @@ def plot_curves_cmd(
     out: Path = typer.Option(Path("curves.png"), "--out", "-o", help="PNG file."),
 ) -> None:
     """Training and validation loss per epoch of each run."""
+    from dlmir.display import plot_curves
     from dlmir.errors import DlmirError
-    from dlmir.plots import plot_curves
     from dlmir.train.module import read_state
 
     try:
@@ -302,10 +302,10 @@ def plot_chromagram_cmd(
     duration: float = typer.Option(30.0, "--duration", help="Seconds of audio to show."),
 ) -> None:
     """Designed vs learned chromagram of the same recording."""
+    from dlmir.display import plot_chromagrams
     from dlmir.errors import DlmirError
     from dlmir.evaluate import chroma_of
     from dlmir.io import load as load_audio
-    from dlmir.plots import plot_chromagrams
     from dlmir.train.chord_data import cqt_of
 
     try:

@@ -120,7 +120,7 @@ def extract_file(
     if plot:
         import matplotlib.pyplot as plt
 
-        from dlmir.plot_features import plot_feature
+        from dlmir.display import plot_feature
 
         png = out_dir / f"{path.stem}.png"
         feature = np.load(target, mmap_mode="r")

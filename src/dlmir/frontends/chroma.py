@@ -3,8 +3,9 @@
 The designed cascade equals :func:`librosa.feature.chroma_cqt` (``cqt_mode='full'``): the CQT magnitude
 (:class:`dlmir.frontends.CQT`), the octave-equivalence matrix of :func:`librosa.filters.cq_to_chroma` as a
 :class:`~dlmir.layers.Dense` stage, librosa's ``threshold`` (values below it set to 0), and
-:class:`~dlmir.layers.Normalize` over the chroma axis. :func:`octave_matrix` is the same matrix for models
-that start from it (``init='octave'``).
+:class:`~dlmir.layers.Normalize` over the chroma axis. :func:`dlmir.filters.octave_matrix` is the same matrix for
+models that start from it (``init='octave'``). With ``tuning=None`` (the default, as librosa) each signal's
+tuning is estimated and the CQT designed for it is used.
 """
 
 from __future__ import annotations
@@ -13,47 +14,13 @@ import librosa
 import numpy as np
 import torch
 
+from dlmir import params
 from dlmir.errors import ParameterError
-from dlmir.frontends import params
+from dlmir.filters import check_tuning, octave_matrix
 from dlmir.frontends.base import FrontEnd
-from dlmir.frontends.cqt import MultirateFilterbank, check_tuning, design_cqt
+from dlmir.frontends.cqt import make_filterbank
 from dlmir.layers import Dense, LogCompression, Modulus, Normalize
 from dlmir.layers.stage import Stage
-
-
-def octave_matrix(n_bins: int, bins_per_octave: int, *, n_chroma: int = 12, fmin: float | None = None) -> np.ndarray:
-    """The octave-equivalence (CQT-to-chroma) matrix, :func:`librosa.filters.cq_to_chroma`.
-
-    Parameters
-    ----------
-    n_bins : int
-        Number of CQT bins (rows of the CQT).
-    bins_per_octave : int
-        CQT bins per octave; a multiple of ``n_chroma``.
-    n_chroma : int
-        Number of chroma bins (pitch classes), 12 by default.
-    fmin : float or None
-        Centre frequency of the lowest CQT bin in Hz, used to rotate the matrix so that row 0 is C;
-        ``None`` is C1 (32.70 Hz).
-
-    Returns
-    -------
-    np.ndarray, float32, shape ``(n_chroma, n_bins)``
-        Entries 0 or 1: each CQT bin adds to the pitch class it belongs to (``bins_per_octave / n_chroma``
-        neighbouring bins, centred, per pitch class).
-
-    Raises
-    ------
-    ParameterError : ``bins_per_octave`` is not a multiple of ``n_chroma``, or a count is not positive.
-    """
-    n_bins = params.positive_int("n_bins", n_bins)
-    bins_per_octave = params.positive_int("bins_per_octave", bins_per_octave)
-    n_chroma = params.positive_int("n_chroma", n_chroma)
-    if bins_per_octave % n_chroma != 0:
-        raise ParameterError(f"bins_per_octave={bins_per_octave} must be an integer multiple of n_chroma={n_chroma}")
-    if fmin is not None:
-        params.positive_float("fmin", fmin)
-    return librosa.filters.cq_to_chroma(n_bins, bins_per_octave=bins_per_octave, n_chroma=n_chroma, fmin=fmin)
 
 
 class Threshold(Stage):
@@ -71,13 +38,15 @@ class Threshold(Stage):
 
 
 class Chroma(FrontEnd):
-    """Constant-Q chroma, matching :func:`librosa.feature.chroma_cqt` with the same ``tuning``.
+    """Constant-Q chroma, matching :func:`librosa.feature.chroma_cqt` (its defaults, tuning estimated per signal).
 
     Stages: ``"filterbank"`` and ``"modulus"`` (the CQT of :class:`~dlmir.frontends.CQT`, ``n_octaves *
-    bins_per_octave`` bins), ``"compression"`` (``log(1 + log_gain * C)``, only when ``log_gain`` is given),
-    ``"octave"`` (:class:`~dlmir.layers.Dense` with :func:`octave_matrix`), ``"threshold"`` and, unless
-    ``norm=None``, ``"normalize"`` (:class:`~dlmir.layers.Normalize`). ``trainable=True`` unfreezes the CQT
-    kernels, the octave matrix and the compression gain.
+    bins_per_octave`` bins; with ``tuning=None`` the filterbank is a :class:`~dlmir.frontends.cqt.TunedFilterbank`
+    that designs each signal's kernels for its estimated tuning), ``"compression"`` (``log(1 + log_gain * C)``,
+    only when ``log_gain`` is given), ``"octave"`` (:class:`~dlmir.layers.Dense` with
+    :func:`~dlmir.filters.octave_matrix`), ``"threshold"`` and, unless ``norm=None``, ``"normalize"``
+    (:class:`~dlmir.layers.Normalize`). ``trainable=True`` unfreezes the CQT
+    kernels (this needs a fixed ``tuning``), the octave matrix and the compression gain.
 
     Parameters
     ----------
@@ -91,11 +60,12 @@ class Chroma(FrontEnd):
         Per-frame norm over the chroma axis (``inf``, 1 or 2); ``None`` leaves chroma unnormalised.
     threshold : float
         Chroma values below this are set to 0 before normalising (librosa's semantics).
-    tuning : float
-        Tuning offset in fractions of a CQT bin. **dlmir's default is 0.0 (A440)**, whereas
-        ``librosa.feature.chroma_cqt`` estimates tuning from the signal by default (``tuning=None``).
-        ``None`` is refused; estimate it with ``librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)``
-        and pass the number to compare with librosa's default.
+    tuning : float or None
+        Tuning offset in fractions of a CQT bin. ``None`` (the default, as ``librosa.feature.chroma_cqt``)
+        estimates it for each signal of the batch with ``librosa.estimate_tuning(y=y, sr=sr,
+        bins_per_octave=bins_per_octave)``, without gradient, and uses the CQT designed for it (designs are
+        cached per tuning value). A number fixes it for every signal (``0.0`` = A440); ``trainable=True``
+        needs a number.
     n_chroma : int
         Pitch classes per octave.
     n_octaves : int
@@ -121,7 +91,7 @@ class Chroma(FrontEnd):
         fmin: float | None = None,
         norm: float | None = np.inf,
         threshold: float = 0.0,
-        tuning: float | None = 0.0,
+        tuning: float | None = None,
         n_chroma: int = 12,
         n_octaves: int = 7,
         bins_per_octave: int = 36,
@@ -145,12 +115,11 @@ class Chroma(FrontEnd):
             threshold = float(threshold)
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"threshold must be a number, got {threshold!r}") from exc
-        tuning = check_tuning(tuning, bins_per_octave=bins_per_octave)
+        if tuning is not None:
+            tuning = check_tuning(tuning, bins_per_octave=bins_per_octave)
         n_bins = n_octaves * bins_per_octave
-        design = design_cqt(
-            sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave, tuning=tuning
-        )
-        filterbank = MultirateFilterbank(design, trainable=trainable)
+        design = dict(sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave)
+        filterbank, frequencies = make_filterbank(design, tuning=tuning, trainable=trainable)
         self.append("filterbank", filterbank)
         self.append("modulus", Modulus())
         if log_gain is not None:
@@ -163,7 +132,7 @@ class Chroma(FrontEnd):
         if norm is not None:
             self.append("normalize", Normalize(norm))
         self.min_samples = filterbank.min_samples()
-        self.frequencies = design.frequencies
+        self.frequencies = frequencies
         self._remember(
             sr=float(sr),
             hop_length=int(hop_length),
@@ -180,4 +149,4 @@ class Chroma(FrontEnd):
         )
 
 
-__all__ = ["Chroma", "Threshold", "octave_matrix"]
+__all__ = ["Chroma", "Threshold"]

@@ -25,7 +25,9 @@ development CPU (quiet machine): 0.14-0.23 s for 84 bins against 0.8-1.1 s for l
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import warnings
+from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
 import librosa
@@ -35,179 +37,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from dlmir.errors import AudioError, ParameterError
-from dlmir.frontends import params
+from dlmir.filters import CQTDesign, check_tuning, design_cqt
 from dlmir.frontends.base import FrontEnd
-from dlmir.frontends.resample import RES_TYPES, decimate, decimation_kernel
+from dlmir.frontends.resample import decimate, decimation_kernel
 from dlmir.frontends.stft import check_pad_mode
 from dlmir.layers import Modulus
 from dlmir.layers.stage import Stage, as_parameter
 
 _CHUNK_ELEMENTS = 2**23  # STFT samples per chunk (frames x n_fft x batch): 32 MB of float32
 _TORCH_PAD = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
-
-
-@dataclass(frozen=True)
-class OctaveDesign:
-    """The designed filters of one octave (``octave`` 0 is the top octave).
-
-    ``basis`` is complex, shape ``(n_filters, hi - lo)``: the frequency-domain kernels over rFFT bins
-    ``[lo, hi)`` of an ``n_fft``-point rectangular-window STFT with hop ``hop_length`` samples at ``sr`` Hz.
-    ``decimate_after``: the signal is halved in rate before the next octave.
-    """
-
-    octave: int
-    sr: float
-    hop_length: int
-    n_fft: int
-    lo: int
-    hi: int
-    basis: np.ndarray
-    decimate_after: bool
-
-
-@dataclass(frozen=True)
-class CQTDesign:
-    """Everything the multirate filterbank needs, computed in numpy from librosa's constructors.
-
-    ``frequencies`` (Hz, ascending, tuned), ``lengths`` (filter lengths in samples at the original ``sr``),
-    ``early_factor`` (1 = no early downsampling), ``octaves`` (top first), ``res_type``.
-    """
-
-    frequencies: np.ndarray
-    lengths: np.ndarray
-    early_factor: int
-    octaves: tuple[OctaveDesign, ...]
-    res_type: str
-    scale: bool
-
-
-def _two_factors(x: int) -> int:
-    count = 0
-    while x > 0 and x % 2 == 0:
-        count, x = count + 1, x // 2
-    return count
-
-
-def _early_downsample_count(nyquist: float, filter_cutoff: float, hop_length: int, n_octaves: int) -> int:
-    """librosa's ``__early_downsample_count``: how many times to halve the rate before the first octave."""
-    count1 = max(0, int(np.ceil(np.log2(nyquist / filter_cutoff)) - 1) - 1)
-    count2 = max(0, _two_factors(hop_length) - n_octaves + 1)
-    return min(count1, count2)
-
-
-def check_tuning(tuning: float | None, *, bins_per_octave: int) -> float:
-    """Return ``tuning`` (fractions of a bin) as a float; ``None`` is refused with advice."""
-    if tuning is None:
-        raise ParameterError(
-            "tuning=None (estimate from the signal) is not supported by dlmir's CQT/Chroma, whose filters are "
-            "designed once for every signal; estimate it yourself, e.g. "
-            f"librosa.estimate_tuning(y=y, sr=sr, bins_per_octave={bins_per_octave}), and pass tuning=<that value>"
-        )
-    try:
-        value = float(tuning)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not math.isfinite(value):
-        raise ParameterError(f"tuning must be a finite number of bins (e.g. 0.0), got {tuning!r}")
-    return value
-
-
-def design_cqt(
-    *,
-    sr: float = 22050,
-    hop_length: int = 512,
-    fmin: float | None = None,
-    n_bins: int = 84,
-    bins_per_octave: int = 12,
-    tuning: float | None = 0.0,
-    filter_scale: float = 1,
-    norm: float | None = 1,
-    sparsity: float = 0.01,
-    window: Any = "hann",
-    scale: bool = True,
-    res_type: str = "soxr_hq",
-) -> CQTDesign:
-    """Validate librosa's CQT parameters and design the multirate filterbank (numpy, float64/complex128).
-
-    Parameters follow :func:`librosa.cqt`; ``fmin=None`` is C1 (32.70 Hz), ``tuning`` is in fractions of a bin.
-
-    Raises
-    ------
-    ParameterError : a parameter is invalid, or the top filter reaches above Nyquist (the message gives both
-        frequencies in Hz).
-    """
-    sr = params.positive_float("sr", sr)
-    hop_length = params.positive_int("hop_length", hop_length)
-    n_bins = params.positive_int("n_bins", n_bins)
-    bins_per_octave = params.positive_int("bins_per_octave", bins_per_octave)
-    filter_scale = params.positive_float("filter_scale", filter_scale)
-    fmin = float(librosa.note_to_hz("C1")) if fmin is None else params.positive_float("fmin", fmin)
-    tuning = check_tuning(tuning, bins_per_octave=bins_per_octave)
-    if norm is not None and not (isinstance(norm, int | float) and norm > 0):
-        raise ParameterError(f"norm must be a positive number, np.inf or None, got {norm!r}")
-    if not (isinstance(sparsity, int | float) and 0 <= sparsity < 1):
-        raise ParameterError(f"sparsity must be in [0, 1), got {sparsity!r}")
-    if res_type not in RES_TYPES:
-        raise ParameterError(f"res_type={res_type!r} is not supported by dlmir's resampler; use one of {RES_TYPES}")
-    try:
-        librosa.filters.get_window(window, 16)
-    except Exception as exc:
-        raise ParameterError(f"window={window!r} is not a window librosa knows: {exc}") from exc
-
-    n_octaves = int(np.ceil(float(n_bins) / bins_per_octave))
-    n_filters = min(bins_per_octave, n_bins)
-    fmin_tuned = fmin * 2.0 ** (tuning / bins_per_octave)
-    freqs = librosa.cqt_frequencies(n_bins=n_bins, fmin=fmin_tuned, bins_per_octave=bins_per_octave)
-    r = 2.0 ** (1.0 / bins_per_octave)
-    alpha = np.full(n_bins, (r**2 - 1) / (r**2 + 1))  # equal-tempered relative bandwidth, as librosa's
-
-    _, filter_cutoff = librosa.filters.wavelet_lengths(
-        freqs=freqs, sr=sr, window=window, filter_scale=filter_scale, gamma=0, alpha=alpha
-    )
-    nyquist = sr / 2.0
-    if filter_cutoff > nyquist:
-        raise ParameterError(
-            f"the top CQT filter (centre {freqs[-1]:.1f} Hz) reaches {filter_cutoff:.1f} Hz, above the Nyquist "
-            f"frequency {nyquist:.1f} Hz for sr={sr:g}; lower fmin ({fmin:.2f} Hz) or n_bins ({n_bins})"
-        )
-
-    count = _early_downsample_count(nyquist, filter_cutoff, hop_length, n_octaves)
-    early_factor = 2**count
-    sr_work, hop_work = sr / early_factor, hop_length // early_factor
-
-    lengths, _ = librosa.filters.wavelet_lengths(
-        freqs=freqs, sr=sr_work, window=window, filter_scale=filter_scale, gamma=0, alpha=alpha
-    )
-    octaves = []
-    my_sr, my_hop = sr_work, hop_work
-    for i in range(n_octaves):
-        sl = slice(-n_filters, None) if i == 0 else slice(-n_filters * (i + 1), -n_filters * i)
-        basis, oct_lengths = librosa.filters.wavelet(
-            freqs=freqs[sl],
-            sr=my_sr,
-            filter_scale=filter_scale,
-            norm=norm,
-            pad_fft=True,
-            window=window,
-            gamma=0,
-            alpha=alpha[sl],
-            dtype=np.complex128,
-        )
-        n_fft = basis.shape[1]
-        basis = basis * (oct_lengths[:, None] / float(n_fft))
-        fft_basis = np.fft.fft(basis, n=n_fft, axis=1)[:, : n_fft // 2 + 1]
-        fft_basis = librosa.util.sparsify_rows(fft_basis, quantile=sparsity, dtype=np.complex128).toarray()
-        fft_basis *= np.sqrt(sr_work / my_sr)
-        if scale:
-            fft_basis /= np.sqrt(lengths[sl])[:, None]
-        cols = np.nonzero(np.any(fft_basis != 0, axis=0))[0]
-        lo, hi = (int(cols.min()), int(cols.max()) + 1) if cols.size else (0, 1)
-        halve = my_hop % 2 == 0 and i < n_octaves - 1
-        octaves.append(OctaveDesign(i, my_sr, my_hop, n_fft, lo, hi, fft_basis[:, lo:hi], halve))
-        if my_hop % 2 == 0:
-            my_hop //= 2
-            my_sr /= 2.0
-    return CQTDesign(freqs, lengths, early_factor, tuple(octaves), res_type, bool(scale))
 
 
 class MultirateFilterbank(Stage):
@@ -315,11 +153,139 @@ class MultirateFilterbank(Stage):
         )
 
 
+@lru_cache(maxsize=64)
+def _cached_design(key: tuple[tuple[str, Any], ...]) -> CQTDesign:
+    return design_cqt(**dict(key))
+
+
+def _design(design: dict[str, Any], tuning: float) -> CQTDesign:
+    """:func:`~dlmir.filters.design_cqt` for ``tuning``, cached process-wide when the parameters are hashable."""
+    kwargs = {**design, "tuning": tuning}
+    key = tuple(sorted(kwargs.items()))
+    try:
+        hash(key)
+    except TypeError:  # e.g. a window given as an array
+        return design_cqt(**kwargs)
+    return _cached_design(key)
+
+
+class TunedFilterbank(Stage):
+    """The CQT's affine stage for ``tuning=None``: each signal gets the filterbank designed for its own tuning.
+
+    For every batch item the tuning (fractions of a bin) is estimated exactly as ``librosa.cqt(tuning=None)``
+    and ``librosa.feature.chroma_cqt`` do, ``librosa.estimate_tuning(y=y, sr=sr,
+    bins_per_octave=bins_per_octave)``, in numpy on the item's samples and without gradient; the items are
+    then run through the :class:`MultirateFilterbank` of :func:`~dlmir.filters.design_cqt` at that tuning.
+    Estimates fall on librosa's 0.01-bin grid, so designs are cached per tuning value (process-wide, and the
+    built filterbanks per stage: at most ``cache_size``); a repeated call costs the estimate and the transform.
+
+    ``(batch, samples)`` real audio -> ``(batch, n_bins, 1 + samples // hop_length)`` complex, like
+    :class:`MultirateFilterbank`; the output is differentiable with respect to the audio (the tuning choice
+    is not). The stage has no parameters: its kernels are redesigned per signal, so there is nothing to
+    train; build the front end with a number for ``tuning`` to learn the kernels.
+
+    Parameters
+    ----------
+    design : dict
+        Keyword arguments of :func:`~dlmir.filters.design_cqt` except ``tuning``.
+    pad_mode : str
+        As :class:`MultirateFilterbank`.
+    cache_size : int
+        Filterbanks (one per tuning value) kept by this stage.
+    """
+
+    def __init__(self, design: dict[str, Any], *, pad_mode: str = "constant", cache_size: int = 32) -> None:
+        super().__init__()
+        self.design = {k: v for k, v in design.items() if k != "tuning"}
+        self.pad_mode = check_pad_mode(pad_mode)
+        self.cache_size = int(cache_size)
+        self._banks: OrderedDict[float, MultirateFilterbank] = OrderedDict()  # not submodules: no state
+        self.sr = float(self.design.get("sr", 22050))  # design_cqt's defaults
+        self.bins_per_octave = int(self.design.get("bins_per_octave", 12))
+        reference = self.filterbank(0.0)  # designs once now, so bad parameters raise here
+        self.n_bins = reference.n_bins
+        self.frequencies = _design(self.design, 0.0).frequencies.copy()  # untuned (A440) centres, Hz
+        if self.pad_mode == "reflect":  # the FFT lengths (hence the padding) can change with the tuning
+            self._min_samples = max(self.filterbank(t).min_samples() for t in (-0.5, 0.0, 0.49))
+        else:
+            self._min_samples = reference.min_samples()
+
+    def min_samples(self) -> int:
+        """Shortest signal (samples) the STFT padding accepts, for any tuning in ``[-0.5, 0.5)`` bins."""
+        return self._min_samples
+
+    def filterbank(self, tuning: float, device: torch.device | str | None = None) -> MultirateFilterbank:
+        """The (frozen) :class:`MultirateFilterbank` designed for ``tuning`` (fractions of a bin), cached."""
+        tuning = check_tuning(tuning, bins_per_octave=self.bins_per_octave)
+        bank = self._banks.pop(tuning, None)
+        if bank is None:
+            bank = MultirateFilterbank(_design(self.design, tuning), pad_mode=self.pad_mode)
+        self._banks[tuning] = bank
+        while len(self._banks) > self.cache_size:
+            self._banks.popitem(last=False)
+        if device is not None and bank.half_kernel.device != torch.device(device):
+            bank.to(device)
+        return bank
+
+    def estimate_tuning(self, y: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Tuning of each signal in ``y`` (``(samples,)`` or ``(batch, samples)``), float64 ``(batch,)`` bins.
+
+        ``librosa.estimate_tuning(y=y[i], sr=sr, bins_per_octave=bins_per_octave)`` per item, as librosa.
+        """
+        audio = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+        audio = audio.reshape(-1, audio.shape[-1])
+        with warnings.catch_warnings():  # silence (no pitches) gives librosa's warning and tuning 0.0
+            warnings.filterwarnings("ignore", message=".*empty frequency set.*")
+            return np.array(
+                [librosa.estimate_tuning(y=a, sr=self.sr, bins_per_octave=self.bins_per_octave) for a in audio],
+                dtype=np.float64,
+            )
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        if y.ndim == 1:
+            y = y.unsqueeze(0)
+        tunings = self.estimate_tuning(y)
+        values = np.unique(tunings)
+        if values.size == 1:
+            return self.filterbank(float(values[0]), y.device)(y)
+        order, outputs = [], []
+        for t in values:
+            idx = np.nonzero(tunings == t)[0]
+            order.extend(idx.tolist())
+            outputs.append(self.filterbank(float(t), y.device)(y[torch.as_tensor(idx, device=y.device)]))
+        inverse = torch.as_tensor(np.argsort(order), device=y.device)
+        return torch.cat(outputs, dim=0)[inverse]
+
+    def extra_repr(self) -> str:
+        return f"n_bins={self.n_bins}, tuning=estimated per signal, pad_mode={self.pad_mode!r}"
+
+
+def make_filterbank(
+    design: dict[str, Any], *, tuning: float | None, pad_mode: str = "constant", trainable: bool = False
+) -> tuple[MultirateFilterbank | TunedFilterbank, np.ndarray]:
+    """The CQT's affine stage for ``tuning`` and the bins' centre frequencies in Hz (tuned; untuned for ``None``).
+
+    A number gives a :class:`MultirateFilterbank` designed once; ``None`` gives a :class:`TunedFilterbank`
+    (tuning estimated per signal, as librosa), which cannot be ``trainable``.
+    """
+    if tuning is None:
+        if trainable:
+            raise ParameterError(
+                "trainable=True learns the CQT kernels, which need one fixed tuning, but tuning=None estimates it "
+                "per signal; pass a number, e.g. tuning=0.0 (A440), to train the kernels"
+            )
+        stage = TunedFilterbank(design, pad_mode=pad_mode)
+        return stage, stage.frequencies
+    built = design_cqt(**design, tuning=tuning)
+    return MultirateFilterbank(built, pad_mode=pad_mode, trainable=trainable), built.frequencies
+
+
 class CQT(FrontEnd):
     """Constant-Q transform magnitude, matching ``np.abs(librosa.cqt(y, ...))``.
 
     A cascade of two stages: ``"filterbank"`` (:class:`MultirateFilterbank`, affine with complex kernels,
-    multirate exactly as librosa) and ``"modulus"`` (:class:`~dlmir.layers.Modulus`). Frozen by default;
+    multirate exactly as librosa; :class:`TunedFilterbank` for ``tuning=None``) and ``"modulus"``
+    (:class:`~dlmir.layers.Modulus`). Frozen by default;
     ``trainable=True`` learns the frequency-domain kernels of every octave.
 
     Parameters
@@ -335,9 +301,10 @@ class CQT(FrontEnd):
         Number of frequency bins; 84 at 12 per octave spans 7 octaves C1-B7.
     bins_per_octave : int
         Bins per octave.
-    tuning : float
-        Tuning offset in fractions of a bin (``0.0`` = A440). ``None`` is refused: dlmir designs the filters
-        once; estimate with :func:`librosa.estimate_tuning` and pass the number.
+    tuning : float or None
+        Tuning offset in fractions of a bin (``0.0`` = A440, librosa.cqt's default). ``None`` estimates it per
+        signal as ``librosa.cqt(tuning=None)`` does (the ``"filterbank"`` stage is then a
+        :class:`TunedFilterbank`, which has no trainable kernels).
     filter_scale, norm, sparsity, window, scale, pad_mode : as :func:`librosa.cqt`.
     res_type : str
         Resampler whose FIR dlmir mirrors between octaves: ``'soxr_hq'`` (librosa's default), ``'soxr_vhq'``,
@@ -377,13 +344,14 @@ class CQT(FrontEnd):
         trainable: bool = False,
     ) -> None:
         super().__init__()
-        design = design_cqt(
+        if tuning is not None:
+            tuning = check_tuning(tuning, bins_per_octave=bins_per_octave)
+        design = dict(
             sr=sr,
             hop_length=hop_length,
             fmin=fmin,
             n_bins=n_bins,
             bins_per_octave=bins_per_octave,
-            tuning=tuning,
             filter_scale=filter_scale,
             norm=norm,
             sparsity=sparsity,
@@ -391,18 +359,17 @@ class CQT(FrontEnd):
             scale=scale,
             res_type=res_type,
         )
-        filterbank = MultirateFilterbank(design, pad_mode=pad_mode, trainable=trainable)
+        filterbank, self.frequencies = make_filterbank(design, tuning=tuning, pad_mode=pad_mode, trainable=trainable)
         self.append("filterbank", filterbank)
         self.append("modulus", Modulus())
         self.min_samples = filterbank.min_samples()
-        self.frequencies = design.frequencies
         self._remember(
             sr=float(sr),
             hop_length=int(hop_length),
             fmin=float(librosa.note_to_hz("C1")) if fmin is None else float(fmin),
             n_bins=int(n_bins),
             bins_per_octave=int(bins_per_octave),
-            tuning=float(tuning),  # type: ignore[arg-type]
+            tuning=tuning,
             filter_scale=float(filter_scale),
             norm=None if norm is None else float(norm),
             sparsity=float(sparsity),
@@ -425,4 +392,4 @@ class CQT(FrontEnd):
             raise
 
 
-__all__ = ["CQT", "CQTDesign", "MultirateFilterbank", "OctaveDesign", "check_tuning", "design_cqt"]
+__all__ = ["CQT", "MultirateFilterbank", "TunedFilterbank", "make_filterbank"]

@@ -9,58 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import librosa
-import numpy as np
-import scipy.fft
 import torch
 
-from dlmir.errors import ParameterError
-from dlmir.frontends import params
+from dlmir import params
+from dlmir.filters import dct_matrix, mel_filterbank
 from dlmir.frontends.base import FrontEnd
 from dlmir.frontends.stft import make_dft
 from dlmir.io import check_signal
 from dlmir.layers import AmplitudeToDB, Cascade, Dense, Modulus
-
-
-def mel_filterbank(
-    *, sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool, norm: Any
-) -> np.ndarray:
-    """Mel filterbank ``(n_mels, 1 + n_fft // 2)`` float64 from :func:`librosa.filters.mel`, parameters checked."""
-    params.positive_float("sr", sr)
-    params.positive_int("n_mels", n_mels)
-    fmin, fmax = params.frequency_range(sr, fmin, fmax)
-    try:
-        return librosa.filters.mel(
-            sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=np.float64
-        )
-    except librosa.util.exceptions.ParameterError as exc:
-        raise ParameterError(f"invalid mel filterbank parameter: {exc}") from exc
-
-
-def dct_matrix(
-    n_mfcc: int, n_mels: int, *, dct_type: int = 2, norm: str | None = "ortho", lifter: float = 0
-) -> np.ndarray:
-    """DCT (and cepstral lifter) as a ``(n_mfcc, n_mels)`` float64 matrix: ``D @ S == dct(S, axis=-2)[:n_mfcc]``.
-
-    Built by applying :func:`scipy.fft.dct` to the identity; with ``lifter > 0`` row ``i`` (0-based) is scaled
-    by ``1 + (lifter / 2) sin(pi (i + 1) / lifter)``, as in :func:`librosa.feature.mfcc`.
-    """
-    params.positive_int("n_mfcc", n_mfcc)
-    if n_mfcc > n_mels:
-        raise ParameterError(f"n_mfcc={n_mfcc} must be <= n_mels={n_mels} (the DCT has n_mels coefficients)")
-    if dct_type not in (1, 2, 3):
-        raise ParameterError(f"dct_type must be 1, 2 or 3, got {dct_type!r}")
-    if norm not in (None, "ortho"):
-        raise ParameterError(f"DCT norm must be None or 'ortho', got {norm!r}")
-    if dct_type == 1 and n_mels < 2:
-        raise ParameterError("dct_type=1 needs n_mels >= 2")
-    if lifter < 0:
-        raise ParameterError(f"MFCC lifter={lifter} must be a non-negative number")
-    d = scipy.fft.dct(np.eye(n_mels), type=dct_type, norm=norm, axis=0)[:n_mfcc]
-    if lifter > 0:
-        d = d * (1.0 + (lifter / 2.0) * np.sin(np.pi * np.arange(1, 1 + n_mfcc) / lifter))[:, None]
-    return d
-
 
 _CHUNK_SAMPLES = 2**19  # audio samples per chunk of batch items (~24 s at 22050 Hz)
 
@@ -277,4 +233,4 @@ class MFCC(_MelCascade):
         )
 
 
-__all__ = ["MFCC", "MelSpectrogram", "dct_matrix", "mel_filterbank"]
+__all__ = ["MFCC", "MelSpectrogram"]

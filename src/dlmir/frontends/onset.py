@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from dlmir import params
 from dlmir.errors import ParameterError
-from dlmir.frontends import params
 from dlmir.frontends.mel import _MelCascade
 from dlmir.layers import AmplitudeToDB, Dense, HalfWaveRectify
 from dlmir.layers.stage import Stage

@@ -27,9 +27,7 @@ import soxr
 import torch
 
 from dlmir.errors import ParameterError
-
-#: The ``res_type`` values whose integer-factor decimation is a fixed FIR that dlmir mirrors.
-RES_TYPES = ("soxr_vhq", "soxr_hq", "soxr_mq", "soxr_lq", "polyphase")
+from dlmir.filters import RES_TYPES
 
 _CHUNK_ELEMENTS = 2**23  # blocks x block size x batch per chunk (32 MB float32): few large ops suit a busy CPU
 _TAIL = 1e-7  # taps smaller than this fraction of the peak are dropped (soxr_hq's float32 noise floor is ~1e-8)
@@ -178,4 +176,4 @@ def decimate(y: torch.Tensor, kernel: torch.Tensor, factor: int) -> torch.Tensor
     return z[..., first : first + n_out]
 
 
-__all__ = ["RES_TYPES", "decimate", "decimated_length", "decimation_kernel"]
+__all__ = ["decimate", "decimated_length", "decimation_kernel"]

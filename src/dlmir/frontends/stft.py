@@ -14,46 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import librosa
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from dlmir import params
 from dlmir.errors import ParameterError
-from dlmir.frontends import params
+from dlmir.filters import dft_kernels, stft_window
 from dlmir.frontends.base import FrontEnd
 from dlmir.layers.stage import Stage, as_parameter
 
 _BLOCK_ELEMENTS = 2**19  # samples per FFT block on the CPU fast path (~2 MB of float32)
 _TORCH_PAD = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}  # librosa name -> torch name
-
-
-def stft_window(window: Any, *, n_fft: int, win_length: int) -> np.ndarray:
-    """The analysis window of length ``win_length`` zero-padded (centred) to ``n_fft`` samples, float64.
-
-    Uses :func:`librosa.filters.get_window` (any name, tuple or array librosa accepts) and
-    :func:`librosa.util.pad_center`, exactly as :func:`librosa.stft` does.
-    """
-    try:
-        w = librosa.filters.get_window(window, win_length, fftbins=True)
-    except Exception as exc:  # librosa/scipy raise ValueError/ParameterError for unknown windows
-        raise ParameterError(f"window={window!r} is not a valid window for win_length={win_length}: {exc}") from exc
-    w = np.asarray(w, dtype=np.float64)
-    if w.shape != (win_length,):
-        raise ParameterError(f"window has {w.shape} samples, expected win_length={win_length}")
-    return librosa.util.pad_center(w, size=n_fft)
-
-
-def dft_kernels(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Real and imaginary windowed DFT kernels, each ``(1 + n_fft // 2, n_fft)`` float64.
-
-    ``window`` has ``n_fft`` samples (already padded); the sign convention is ``exp(-2j pi k n / n_fft)``.
-    """
-    n_fft = window.shape[0]
-    k = np.arange(1 + n_fft // 2)[:, None]
-    n = np.arange(n_fft)[None, :]
-    phase = 2.0 * np.pi * ((k * n) % n_fft) / n_fft  # reduce k*n mod n_fft first: exact phases
-    return window * np.cos(phase), -window * np.sin(phase)
 
 
 class DFT(Stage):
@@ -313,4 +285,4 @@ class STFT(FrontEnd):
         )
 
 
-__all__ = ["DFT", "STFT", "dft_kernels", "make_dft", "stft_window"]
+__all__ = ["DFT", "STFT", "make_dft"]

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from dlmir.errors import ParameterError
-from dlmir.frontends.chroma import octave_matrix
+from dlmir.filters import octave_matrix
 from dlmir.layers import Cascade, Dense, HalfWaveRectify, LogCompression, Sigmoid, Softmax, Stage, Tanh
 
 OUTPUTS = ("softmax_tanh", "sigmoid", "linear")

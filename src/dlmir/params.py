@@ -1,4 +1,4 @@
-"""Parameter checks shared by the front ends: each raises :class:`~dlmir.errors.ParameterError` early."""
+"""Parameter checks shared by filter design and front ends; each raises :class:`~dlmir.errors.ParameterError`."""
 
 from __future__ import annotations
 
