@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 import dlmir.cli.data_inspect  # noqa: F401  (registers the commands)
 from dlmir.cli.app import app
 from dlmir.data.cache import feature_key
-from dlmir.data.datasets import CHORD_CQT
 from dlmir.data.manifest import read_manifest, write_manifest
-from dlmir.frontends import CQT, MelSpectrogram, extract
+from dlmir.frontends import MelSpectrogram, extract
+from dlmir.frontends.presets import chord_frontend
 from dlmir.io import load
 
 runner = CliRunner()
@@ -74,7 +74,7 @@ def test_features_fills_cache_once(dataset: Path) -> None:
 def test_features_default_cqt_split_and_failure(dataset: Path) -> None:
     result = runner.invoke(app, ["data", "features", str(dataset), "--split", "valid"])
     assert result.exit_code == 0, result.output
-    fe = CQT(**CHORD_CQT)
+    fe = chord_frontend()
     x = np.load(dataset / "features" / feature_key(fe) / "b.npy")
     assert x.shape[0] == 192 and x.shape[1] == 1 + int(1.0 * SR) // 512
     assert not (dataset / "features" / feature_key(fe) / "a.npy").exists()

@@ -14,6 +14,7 @@ import dlmir.cli.chroma  # noqa: F401  (registers `dlmir chroma`)
 import dlmir.cli.learn  # noqa: F401  (registers the commands)
 from dlmir.cli.app import app
 from dlmir.evaluate import chroma_of
+from dlmir.frontends.presets import chord_frontend
 from dlmir.models import default_model_dir, load
 
 runner = CliRunner()
@@ -37,6 +38,9 @@ def test_train_resume_evaluate_plot(dataset, tmp_path):
     assert "resuming" in out and "epoch 2" in out
     state = json.loads((run / "checkpoint" / "state.json").read_text())
     assert state["epoch"] == 2 and state["reg"]["max_norm"] == 2.0 and state["train"]["augment"] == ["rotate"]
+    # the run records the front end its training data came from (the chord CQT), and loads with it
+    assert json.loads((run / "config.json").read_text())["frontend"] == chord_frontend().config
+    assert load(run).frontend.config == chord_frontend().config
 
     table = tmp_path / "table"
     _ok(runner.invoke(app, ["evaluate", "chroma-table", str(dataset), "--runs", str(run), "--out", str(table)]))
@@ -73,6 +77,24 @@ def test_chroma_command_writes_npy(dataset, tmp_path):
     np.testing.assert_allclose(chroma, want, atol=1e-3)
     assert load("default").config["model"] == "LearnedChroma"
     assert (tmp_path / "item3.png").exists()
+
+
+def test_evaluate_chroma_command(dataset, tmp_path, monkeypatch):
+    # `evaluate chroma` once passed typer's OptionInfo default (truthy, so unnoticed) as `reference`: a
+    # positional mix-up. The options reaching the library must be plain values.
+    calls = []
+    real = dlmir.cli.learn._variants
+    monkeypatch.setattr(dlmir.cli.learn, "_variants", lambda *a, **kw: calls.append((a, kw)) or real(*a, **kw))
+    table = tmp_path / "one"
+    _ok(runner.invoke(app, ["evaluate", "chroma", "default", str(dataset), "--out", str(table)]))
+    ((args, kwargs),) = calls
+    assert list(args) + list(kwargs.values()) == [["default"], True, True]
+    with table.with_suffix(".csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    variants = [r["variant"] for r in rows]
+    assert variants[:3] == ["reference templates (decoder ceiling)", "designed", "designed-log"]
+    assert len(variants) == 4 and variants[3].startswith("default (1-layer")
+    assert all(r["items"] == "1" and 0.0 <= float(r["majmin"]) <= 1.0 for r in rows)
 
 
 def test_errors_are_named(tmp_path):

@@ -246,3 +246,57 @@ def test_default_frontend_is_the_chord_cqt(dataset: Path) -> None:
     ref = np.abs(librosa.cqt(y, sr=SR, hop_length=HOP, fmin=librosa.note_to_hz("C1"), n_bins=192, bins_per_octave=24))
     _, feats, _, _ = next(ds.tracks())
     assert np.linalg.norm(feats - ref) / np.linalg.norm(ref) < 1e-3
+
+
+def test_frame_targets_and_templates_by_hand() -> None:
+    from dlmir.data.frames import frame_targets, frame_templates
+
+    # hop 2 at 10 Hz: frames centred at 0, 0.2, ..., 1.0 s; [0.3, 0.7) holds the centres 0.4 and 0.6
+    intervals = np.array([[0.0, 0.3], [0.3, 0.7], [0.7, 0.9]])
+    labels = ["C:maj7", "C:5", "A:min(9)"]
+    vocab = ChordVocabulary("full")
+    classes, per_frame = frame_targets(intervals, labels, 6, sr=10, hop_length=2)
+    assert per_frame == ["C:maj7", "C:maj7", "C:5", "C:5", "A:min(9)", "N"]
+    want = [vocab.index("C:maj7")] * 2 + [-1, -1, vocab.index("A:min"), vocab.no_chord]
+    np.testing.assert_array_equal(classes, want)
+    templates, valid = frame_templates(intervals, labels, 6, sr=10, hop_length=2)
+    np.testing.assert_array_equal(valid, [True, True, False, False, True, True])
+    np.testing.assert_array_equal(np.flatnonzero(templates[0]), [0, 4, 7, 11])
+    np.testing.assert_array_equal(templates[2:4], 0)  # X frames: zeros, masked out
+    np.testing.assert_array_equal(np.flatnonzero(templates[4]), [0, 4, 9])
+    np.testing.assert_array_equal(templates[5], 0)  # N
+    majmin, _ = frame_targets(intervals, labels, 6, sr=10, hop_length=2, vocabulary="majmin")
+    assert ChordVocabulary("majmin").label(int(majmin[0])) == "C:maj"
+
+
+def test_frame_step_max_items_and_audio_augmented_copies(dataset: Path) -> None:
+    from dlmir.data.augment import augment_audio
+    from dlmir.data.datasets import build_split
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = ChordDataset(dataset, split="train", frontend=mel(), cache=False)
+        first = ChordDataset(dataset, split="train", frontend=mel(), cache=False, frame_step=3, max_items=1)
+        plain = ChordDataset(dataset, split="train", frontend=mel(), cache=False, frame_step=3)
+        aug = build_split(dataset, "train", frontend=mel(), context=1, frame_step=3, augment=["noise"], seed=4)
+    n_a = int(np.sum(full._track_idx == 0))  # the first track's valid frames
+    assert first.ids == ["a"] and len(first) == len(range(0, n_a, 3))
+    for k in range(len(first)):  # every 3rd valid frame of the track
+        np.testing.assert_array_equal(first[k][0].numpy(), full[3 * k][0].numpy())
+        assert int(first[k][1]) == int(full[3 * k][1])
+    # each track's own frames, then its noisy copy's: same frames and targets, features of the noisy audio
+    # (track t's noise seeded by seed + t)
+    assert aug.ids == ["a", "b"] and len(aug) == 2 * len(plain)
+    n = len(first)
+    y, _ = load(dataset / "audio" / "a.flac", sr=SR)
+    noisy = np.pad(extract(mel(), augment_audio(y, SR, ["noise"], seed=4 + 0)), ((0, 0), (1, 1)))
+    for k in (0, n // 2, n - 1):
+        patch, index, tmpl = aug[n + k]
+        frame = int(aug._frame_idx[n + k])
+        assert frame == 3 * k and int(index) == int(aug[k][1]) and tmpl.equal(aug[k][2])
+        np.testing.assert_allclose(patch[0].numpy(), noisy[:, frame : frame + 3].T, rtol=1e-5, atol=1e-6)
+        assert not patch.equal(aug[k][0])
+    ids = [t[0] for t in aug.tracks()]
+    assert ids == ["a", "b"]  # whole tracks for evaluation: the originals only
+    with pytest.raises(ParameterError, match="augmentation"):
+        ChordDataset(dataset, split="train", frontend=mel(), augment=["reverse"])

@@ -40,3 +40,46 @@ def test_missing_file(tmp_path):
 def test_markdown_table():
     text = evaluate.markdown_table([{"variant": "x", "majmin": 0.5}])
     assert text.splitlines()[2] == "| x | 50.0 |"
+
+
+def test_chroma_table_computes_each_models_features_with_its_own_frontend(tmp_path):
+    """A model saved with another CQT (36 bins/octave, hop 1024) is evaluated on that CQT and frame rate.
+
+    Started at the designed octave map with a linear output, the model IS the designed log-chroma of its own
+    CQT, so it must score like the designed rows (> 90 % majmin on pure triads); on the chord CQT it could not
+    even run (252 != 192 bins), and read at hop 512 its chords would land at twice their times.
+    """
+    import librosa
+    import torch
+    from chord_fixtures import synthetic_dataset
+
+    from dlmir.frontends import CQT
+    from dlmir.models import LearnedChroma, load, save, set_frontend
+
+    dataset = synthetic_dataset(tmp_path / "ds", n_items=3, chords=4)
+    fe = CQT(sr=22050, hop_length=1024, fmin=librosa.note_to_hz("C1"), n_bins=252, bins_per_octave=36)
+    save(set_frontend(LearnedChroma(n_bins=252, bins_per_octave=36, output="linear"), fe), tmp_path / "run")
+    model = load(tmp_path / "run")
+    assert model.frontend.config == fe.config
+    seen = []
+    forward = model.forward
+    model.forward = lambda x, **kw: (seen.append(tuple(x.shape)), forward(x, **kw))[1]  # type: ignore[method-assign]
+    with torch.no_grad():
+        rows = evaluate.chroma_table(dataset, {"designed": "designed", "own-cqt": model}, split=None)
+    assert seen and all(s[1] == 252 for s in seen)
+    n_frames = 1 + int(4 * 22050) // 1024  # 4 s items at hop 1024
+    assert all(s[2] == n_frames for s in seen)
+    designed, own = rows
+    assert designed["items"] == own["items"] == 3
+    assert own["majmin"] > 0.9 and abs(own["majmin"] - designed["majmin"]) < 0.05
+
+
+def test_chroma_of_designed_reads_the_frontends_octave():
+    from dlmir.frontends import CQT, MelSpectrogram
+
+    cqt = np.random.default_rng(0).random((72, 5)).astype(np.float32)
+    fe12 = CQT(n_bins=72, bins_per_octave=12)  # 6 octaves from C1, one bin per semitone
+    chroma = evaluate.chroma_of("designed", cqt, frontend=fe12)
+    np.testing.assert_allclose(chroma, cqt.reshape(6, 12, 5).sum(axis=0), rtol=1e-6)
+    with pytest.raises(evaluate.ParameterError, match="CQT front end"):
+        evaluate.chroma_of("designed", cqt, frontend=MelSpectrogram())

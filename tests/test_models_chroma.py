@@ -161,3 +161,54 @@ def test_weight_matrix_of_a_context_model_is_its_response_to_a_steady_input():
     assert w.shape == (12, 192)
     want = w @ np.log1p(100.0 * frame) + model["chroma"].bias.detach().numpy()  # fresh model: identity standardisation
     np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+
+
+def _triad(sr: int, seconds: float = 1.0) -> np.ndarray:
+    """C major triad (C4 E4 G4, two harmonics each) at ``sr`` Hz, float32."""
+    t = np.arange(int(sr * seconds)) / sr
+    f0s = (261.63, 329.63, 392.0)
+    return (0.1 * sum(np.sin(2 * np.pi * f * h * t) / h for f in f0s for h in (1, 2))).astype(np.float32)
+
+
+def test_loaded_model_rebuilds_its_own_frontend(tmp_path):
+    from dlmir.evaluate import chroma_of, chroma_of_audio
+    from dlmir.frontends import CQT
+    from dlmir.models import read_config, set_frontend
+
+    # another CQT than the chord CQT: 16 kHz, hop 256, 12 bins per octave, 6 octaves from C2
+    fe = CQT(sr=16000, hop_length=256, fmin=librosa.note_to_hz("C2"), n_bins=72, bins_per_octave=12)
+    model = LearnedChroma(n_bins=72, bins_per_octave=12, fmin=fe.config["fmin"], init="random", seed=3)
+    set_frontend(model, fe)
+    save(model, tmp_path / "run")
+    assert read_config(tmp_path / "run")["frontend"] == fe.config
+    back = load(tmp_path / "run")
+    assert isinstance(back.frontend, CQT) and back.frontend.config == fe.config
+    assert back.frontend_config == fe.config
+    assert not any(k.startswith("frontend") for k in back.state_dict())  # not saved with the weights
+
+    y = _triad(16000)
+    with torch.no_grad():
+        want = model.eval()(fe(torch.from_numpy(y)))[0].numpy()
+        got = back(back.frontend(torch.from_numpy(y)))[0].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # evaluation computes the model's features with that front end (audio resampled to its rate)
+    chroma, used = chroma_of_audio(back, y, sr=16000)
+    assert used is back.frontend
+    np.testing.assert_allclose(chroma, want, rtol=1e-5, atol=1e-6)
+    y22 = librosa.resample(y, orig_sr=16000, target_sr=22050)
+    assert chroma_of_audio(back, y22, sr=22050)[0].shape == want.shape
+    # a model saved with the wrong front end, or fed the default chord CQT, fails loudly
+    with pytest.raises(ParameterError, match="n_bins"):
+        set_frontend(LearnedChroma(), fe)
+    with pytest.raises(ParameterError, match="72"):
+        chroma_of(back, np.zeros((192, 5), np.float32))
+
+
+def test_model_without_frontend_is_saved_with_the_chord_cqt(tmp_path):
+    from dlmir.frontends.presets import CHORD_CQT, chord_frontend
+    from dlmir.models import read_config
+
+    save(LearnedChroma(), tmp_path / "run")
+    assert read_config(tmp_path / "run")["frontend"] == CHORD_CQT
+    assert load(tmp_path / "run").frontend.config == chord_frontend().config
+    assert load("default").frontend.config == chord_frontend().config  # the shipped model

@@ -11,8 +11,13 @@ import pytest
 import torch
 from chord_fixtures import synthetic_dataset  # noqa: I001
 
+from dlmir.annotations import read_annotation
+from dlmir.data.datasets import build_split, chord_tracks
+from dlmir.data.frames import frame_templates
+from dlmir.frontends import extract
+from dlmir.frontends.presets import chord_frontend
+from dlmir.io import load
 from dlmir.train import TrainConfig
-from dlmir.train.chord_data import build_split, cqt_of, frame_templates, item_audio, item_labels, read_manifest
 from dlmir.train.search import random_search, sample_trial
 
 
@@ -70,10 +75,11 @@ def _stacked(ds):
 def test_split_patches_are_cut_from_the_cqt_with_zero_padding(dataset, augment):
     context, step = 3, 4
     split = build_split(dataset, "test", context=context, frame_step=step, augment=augment)
-    row = read_manifest(dataset, "test")[0]
-    cqt = cqt_of(item_audio(dataset, row))  # (bins, frames) of the unaugmented item
-    intervals, labels = item_labels(dataset, row)
-    _, valid = frame_templates(intervals, labels, cqt.shape[1], sr=22050, hop_length=512)
+    track = chord_tracks(dataset, "test")[0]
+    fe = chord_frontend()
+    cqt = extract(fe, load(track.audio, sr=fe.sr)[0])  # (bins, frames) of the unaugmented item
+    intervals, labels = read_annotation(track.annotation)
+    _, valid = frame_templates(intervals, labels, cqt.shape[1], sr=fe.sr, hop_length=fe.hop_length)
     centres = np.flatnonzero(valid)[::step]
     for k in (0, 1, len(centres) // 2, len(centres) - 1):
         f = centres[k]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dlmir.chords.vocabulary import NO_CHORD, parse
-from dlmir.errors import AnnotationError, ParameterError
+from dlmir.errors import AnnotationError
 
 __all__ = ["frame_labels", "read_annotation", "read_jams", "read_lab", "write_jams", "write_lab"]
 
@@ -248,9 +248,10 @@ def frame_labels(
 ) -> list[str]:
     """The label sounding at the centre of each frame.
 
-    Frame ``t`` is centred at ``t * hop_length / sr`` seconds (librosa's ``frames_to_time`` with
-    ``center=True`` front ends). A time belongs to the interval with ``start <= time < end``; where
-    intervals overlap the later one in the list wins; times outside every interval get ``fill``.
+    Frame ``t`` is centred at ``t * hop_length / sr`` seconds (:func:`dlmir.frames.frame_times`, the
+    convention of :mod:`dlmir.frames`; librosa's ``frames_to_time``). A time belongs to the interval with
+    ``start <= time < end``; where intervals overlap the later one in the list wins; times outside every
+    interval get ``fill``.
 
     Parameters
     ----------
@@ -263,12 +264,10 @@ def frame_labels(
     -------
     list of ``n_frames`` labels.
     """
-    if n_frames < 0:
-        raise ParameterError(f"n_frames must be >= 0, got {n_frames}")
-    if not sr > 0 or hop_length <= 0:
-        raise ParameterError(f"sr and hop_length must be positive, got sr={sr}, hop_length={hop_length}")
+    from dlmir.frames import frame_times
+
+    times = frame_times(n_frames, sr=sr, hop_length=hop_length)
     intervals = np.asarray(intervals, dtype=np.float64).reshape(-1, 2)
-    times = np.arange(n_frames) * (hop_length / float(sr))
     which = np.full(n_frames, -1, dtype=np.int64)
     for i, (start, end) in enumerate(intervals):
         which[(times >= start) & (times < end)] = i

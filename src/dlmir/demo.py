@@ -15,10 +15,11 @@ import torch
 
 from dlmir import frontends
 from dlmir.examples import example_audio, example_labels
+from dlmir.frontends.presets import CHORD_CQT
 from dlmir.io import load
 
-SR = 22050
-HOP = 512
+SR = CHORD_CQT["sr"]
+HOP = CHORD_CQT["hop_length"]
 
 
 def run_demo(audio: str | os.PathLike[str] | None, out: str | os.PathLike[str]) -> list[str]:
@@ -55,16 +56,16 @@ def run_demo(audio: str | os.PathLike[str] | None, out: str | os.PathLike[str]) 
         stages = " -> ".join(fe.names)
         lines.append(f"  {kind:7s} {str(feat.shape):>13s}  {ms:7.1f} ms  [{stages}]")
 
-    chromas = {"designed": features["chroma"]}
-    learned = _learned_chroma(y, sr)
-    chromas["learned"] = learned
+    chromas = {"designed": (features["chroma"], sr, HOP)}
+    learned, fe = _learned_chroma(y, sr)
+    chromas["learned"] = (learned, fe.sr, fe.hop_length)
     np.save(out / "chroma_learned.npy", learned)
     _plot_pair(features["chroma"], learned, sr, out / "chroma_designed_vs_learned.png")
 
     lines.append("chord recognition (template matching + Viterbi, 157-class vocabulary):")
     results = {}
-    for name, chroma in chromas.items():
-        intervals, labels = decode(chroma, sr=sr, hop_length=HOP, vocabulary="full")
+    for name, (chroma, chroma_sr, hop) in chromas.items():
+        intervals, labels = decode(chroma, sr=chroma_sr, hop_length=hop, vocabulary="full", duration=duration)
         write_lab(out / f"chords_{name}.lab", intervals, labels)
         write_jams(out / f"chords_{name}.jams", intervals, labels, duration=duration)
         results[name] = (intervals, labels)
@@ -84,14 +85,14 @@ def run_demo(audio: str | os.PathLike[str] | None, out: str | os.PathLike[str]) 
     return lines
 
 
-def _learned_chroma(y: np.ndarray, sr: float) -> np.ndarray:
-    """Learned chroma ``(12, frames)`` of ``y`` from the shipped default model (hop 512 at 22050 Hz)."""
-    from dlmir.evaluate import chroma_of
+def _learned_chroma(y: np.ndarray, sr: float):
+    """Learned chroma ``(12, frames)`` of ``y`` (at ``sr`` Hz) from the shipped default model, computed with
+    the model's own front end (from its ``config.json``), and that front end."""
+    from dlmir.evaluate import chroma_of_audio
     from dlmir.models import load as load_model
-    from dlmir.train.chord_data import chord_frontend, cqt_of
 
     with torch.inference_mode():
-        return chroma_of(load_model("default"), cqt_of(y, chord_frontend()))
+        return chroma_of_audio(load_model("default"), y, sr=sr)
 
 
 def _plot_pair(designed: np.ndarray, learned: np.ndarray, sr: float, path: Path) -> None:

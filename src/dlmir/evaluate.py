@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dlmir.errors import AnnotationError, ParameterError
+
+if TYPE_CHECKING:
+    from dlmir.frontends.base import FrontEnd
 
 CHORD_METRICS = ("root", "majmin", "triads", "sevenths", "tetrads")
 
@@ -99,13 +103,15 @@ REFERENCE = "reference"
 """Variant name for the reference chroma: each frame's annotated chord template (the decoder's ceiling)."""
 
 
-def chroma_of(variant: object, cqt: np.ndarray) -> np.ndarray:
-    """Chroma ``(12, frames)`` of a CQT magnitude ``(n_bins, frames)`` (default chord CQT: 192 bins, 24/octave).
+def chroma_of(variant: object, cqt: np.ndarray, *, frontend: FrontEnd | None = None) -> np.ndarray:
+    """Chroma ``(12, frames)`` of a CQT magnitude ``(n_bins, frames)`` computed by ``frontend``.
 
-    ``variant`` is a model (``(batch, n_bins, frames) -> (batch, 12, frames)``), ``'designed'``
-    (the octave-equivalence matrix applied to the CQT magnitude: :func:`librosa.feature.chroma_cqt`
-    up to its per-frame normalisation, which cosine matching ignores) or ``'designed-log'`` (the same
-    on ``log(1 + 100 CQT)``).
+    ``variant`` is a model (``(batch, n_bins, frames) -> (batch, 12, frames)``; its input must come from its
+    own front end, ``model.frontend``), ``'designed'`` (the octave-equivalence matrix applied to the CQT
+    magnitude: :func:`librosa.feature.chroma_cqt` up to its per-frame normalisation, which cosine matching
+    ignores) or ``'designed-log'`` (the same on ``log(1 + 100 CQT)``). ``frontend`` is the CQT front end that
+    computed ``cqt`` (its ``bins_per_octave`` and ``fmin`` place the designed matrix); default: the chord CQT
+    (:data:`dlmir.frontends.presets.CHORD_CQT`).
     """
     import torch
 
@@ -114,18 +120,47 @@ def chroma_of(variant: object, cqt: np.ndarray) -> np.ndarray:
     if isinstance(variant, str):
         if variant not in DESIGNED:
             raise ParameterError(f"unknown chroma variant {variant!r}; use a model or one of {DESIGNED}")
-        m = octave_matrix(cqt.shape[0], 24)
+        from dlmir.frontends.presets import CHORD_CQT
+
+        config = getattr(frontend, "config", None) or CHORD_CQT
+        if "bins_per_octave" not in config:
+            raise ParameterError(f"designed chroma needs a CQT front end, got {config.get('frontend')!r}")
+        m = octave_matrix(cqt.shape[0], int(config["bins_per_octave"]), fmin=config.get("fmin"))
         return m @ (np.log1p(100.0 * cqt) if variant == "designed-log" else cqt)
     with torch.inference_mode():
         x = torch.from_numpy(np.ascontiguousarray(cqt, dtype=np.float32))[None]
         return variant(x)[0].float().numpy()  # type: ignore[operator]
 
 
+def chroma_of_audio(
+    variant: object, y: np.ndarray, *, sr: float, frontend: FrontEnd | None = None
+) -> tuple[np.ndarray, FrontEnd]:
+    """Chroma ``(12, frames)`` of audio ``y`` ``(samples,)`` at ``sr`` Hz, through the variant's own front end.
+
+    A model reads its ``model.frontend`` (:func:`dlmir.models.load` rebuilds it from ``config.json``); a
+    designed variant reads ``frontend`` (default: the chord CQT). The audio is resampled to the front end's
+    rate when it differs. Returns the chroma and that front end (its ``sr`` and ``hop_length`` time the
+    frames, :mod:`dlmir.frames`).
+    """
+    from dlmir.data.cache import frontend_sr
+    from dlmir.frontends import extract
+    from dlmir.models.io import model_frontend
+
+    fe = model_frontend(variant, frontend)
+    target = frontend_sr(fe)
+    if float(sr) != target:
+        import librosa
+
+        y = librosa.resample(np.asarray(y, dtype=np.float32), orig_sr=float(sr), target_sr=target)
+    return chroma_of(variant, extract(fe, y), frontend=fe), fe
+
+
 def chroma_table(
     dataset: str | os.PathLike[str],
     variants: dict[str, object],
     *,
-    split: str = "test",
+    frontend: FrontEnd | None = None,
+    split: str | None = "test",
     vocabulary: str = "majmin",
     method: str = "viterbi",
     metrics: tuple[str, ...] = CHORD_METRICS,
@@ -133,6 +168,12 @@ def chroma_table(
     progress: bool = False,
 ) -> list[dict[str, object]]:
     """Chord recognition scores of several chroma variants on one split of a dataset folder.
+
+    Each variant computes its features with its own front end: a model with the one it was trained on
+    (``model.frontend``, rebuilt from its ``config.json`` by :func:`dlmir.models.load`), the designed and
+    reference variants with ``frontend`` (default: the chord CQT); the decoder reads each variant's frames at
+    its front end's ``sr`` and ``hop_length``. Items are :func:`dlmir.data.datasets.chord_tracks` of
+    ``dataset`` (a dlmir dataset's ``split``, or any folder of audio + ``.lab``/``.jams`` with ``split=None``).
 
     Every variant's chroma goes through the same decoder (:func:`dlmir.chords.decode.decode`: cosine
     template matching against the ``vocabulary`` + ``method`` smoothing) and is scored against the
@@ -147,47 +188,54 @@ def chroma_table(
     """
     from tqdm import tqdm
 
+    from dlmir.annotations import read_annotation
     from dlmir.chords.decode import decode, vocabulary_templates
-    from dlmir.train.chord_data import (
-        CHORD_CQT,
-        chord_frontend,
-        cqt_of,
-        frame_templates,
-        item_audio,
-        item_labels,
-        read_manifest,
-    )
+    from dlmir.data.cache import frontend_sr
+    from dlmir.data.datasets import chord_tracks
+    from dlmir.data.frames import frame_templates
+    from dlmir.frontends import extract
+    from dlmir.frontends.presets import chord_frontend
+    from dlmir.io import load
+    from dlmir.models.io import model_frontend
 
-    rows = read_manifest(dataset, split)[:max_items]
-    if not rows:
-        raise ParameterError(f"{dataset}: no labelled items in split {split!r}")
+    tracks = chord_tracks(dataset, split)[:max_items]
+    if not tracks:
+        raise ParameterError(f"{dataset}: no labelled items" + (f" in split {split!r}" if split else ""))
     templates, labels = vocabulary_templates(vocabulary)
-    fe = chord_frontend()
+    base = chord_frontend() if frontend is None else frontend
+    fronts = {name: model_frontend(variant, base) for name, variant in variants.items()}  # type: ignore[arg-type]
     pairs: dict[str, list] = {name: [] for name in variants}
-    for row in tqdm(rows, desc=f"evaluate {split}", unit="item", disable=not progress):
-        cqt = cqt_of(item_audio(dataset, row), fe)
-        ref_i, ref_l = item_labels(dataset, row)
+    for track in tqdm(tracks, desc=f"evaluate {split or dataset}", unit="item", disable=not progress):
+        ref_i, ref_l = read_annotation(track.annotation)
+        audio: dict[float, np.ndarray] = {}  # per sampling rate
+        features: dict[str, np.ndarray] = {}  # per front end (cache key)
         for name, variant in variants.items():
+            fe = fronts[name]
+            sr, hop = frontend_sr(fe), fe.hop_length
+            if sr not in audio:
+                audio[sr] = load(track.audio, sr=sr)[0]
+            if fe.cache_key() not in features:
+                features[fe.cache_key()] = extract(fe, audio[sr])
+            cqt = features[fe.cache_key()]
             if isinstance(variant, str) and variant == REFERENCE:
-                frames, _ = frame_templates(
-                    ref_i, ref_l, cqt.shape[1], sr=CHORD_CQT["sr"], hop_length=CHORD_CQT["hop_length"]
-                )
+                frames, _ = frame_templates(ref_i, ref_l, cqt.shape[1], sr=sr, hop_length=hop)
                 chroma = frames.T.astype(np.float64)
             else:
-                chroma = chroma_of(variant, cqt)
+                chroma = chroma_of(variant, cqt, frontend=fe)
             est_i, est_l = decode(
                 chroma,
-                sr=CHORD_CQT["sr"],
-                hop_length=CHORD_CQT["hop_length"],
+                sr=sr,
+                hop_length=hop,
                 templates=templates,
                 labels=labels,
                 method=method,
+                duration=len(audio[sr]) / sr,
             )
             pairs[name].append((ref_i, ref_l, est_i, est_l))
     table = []
     for name in variants:
         scores = chords_many(pairs[name], metrics=metrics)
-        table.append({"variant": name, "items": len(rows), **scores})
+        table.append({"variant": name, "items": len(tracks), **scores})
     return table
 
 
@@ -196,6 +244,7 @@ __all__ = [
     "DESIGNED",
     "REFERENCE",
     "chroma_of",
+    "chroma_of_audio",
     "chroma_table",
     "beats",
     "chord_files",

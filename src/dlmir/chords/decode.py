@@ -15,7 +15,8 @@ decoder, so the comparison isolates the chroma:
    (:func:`librosa.sequence.viterbi_discriminative` with :func:`librosa.sequence.transition_loop`),
    ``'median'`` median-filters the scores over ``median_frames`` frames before the arg-max, ``'none'``
    takes the frame-wise arg-max;
-4. merge runs of equal labels into ``(start, end)`` intervals in seconds.
+4. merge runs of equal labels into ``(start, end)`` intervals in seconds, boundaries half-way between
+   frame centres (:mod:`dlmir.frames`).
 """
 
 from __future__ import annotations
@@ -99,16 +100,26 @@ def template_scores(
     return scores.numpy().T.copy()
 
 
-def frames_to_segments(labels: list[str] | np.ndarray, *, sr: float, hop_length: int) -> tuple[np.ndarray, list[str]]:
-    """Merge runs of equal frame labels into intervals ``(n, 2)`` in seconds (frame ``i`` spans
-    ``[i, i + 1) * hop_length / sr``) and their labels."""
+def frames_to_segments(
+    labels: list[str] | np.ndarray, *, sr: float, hop_length: int, duration: float | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Merge runs of equal frame labels into intervals ``(n, 2)`` in seconds and their labels.
+
+    Frames follow :mod:`dlmir.frames`: frame ``i`` is centred at ``i * hop_length / sr`` and spans
+    ``[(i - 1/2), (i + 1/2)) * hop_length / sr``, so a change of label between frames ``i - 1`` and ``i``
+    is placed at the midpoint ``(i - 1/2) * hop_length / sr``; the first segment starts at 0 and the last
+    ends at ``(n_frames - 1/2) * hop_length / sr``, or at ``duration`` (seconds, e.g. the audio's length)
+    when given. :func:`dlmir.annotations.frame_labels` of the result gives ``labels`` back.
+    """
+    from dlmir.frames import frame_edges
+
     if len(labels) == 0:
         raise ParameterError("cannot segment an empty label sequence (0 frames)")
     labels = list(labels)
-    step = hop_length / float(sr)
+    edges = frame_edges(len(labels), sr=sr, hop_length=hop_length, duration=duration)
     starts = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
     ends = starts[1:] + [len(labels)]
-    intervals = np.array([[s * step, e * step] for s, e in zip(starts, ends, strict=True)])
+    intervals = np.array([[edges[s], edges[e]] for s, e in zip(starts, ends, strict=True)], dtype=np.float64)
     return intervals, [labels[s] for s in starts]
 
 
@@ -158,6 +169,7 @@ def decode(
     beta: float = BETA,
     median_frames: int = 9,
     no_chord_threshold: float = NO_CHORD_THRESHOLD,
+    duration: float | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Chord segments from a chromagram.
 
@@ -170,6 +182,8 @@ def decode(
     p_self : HMM self-transition probability (Viterbi).
     beta : inverse temperature turning cosine scores into probabilities (Viterbi).
     median_frames : median-filter length in frames (odd).
+    duration : the audio's length in seconds; the last segment ends there (default: half a hop after the
+        last frame's centre; see :func:`frames_to_segments`).
 
     Returns
     -------
@@ -192,7 +206,7 @@ def decode(
         median_frames=median_frames,
         no_chord_threshold=no_chord_threshold,
     )
-    return frames_to_segments([labels[i] for i in idx], sr=sr, hop_length=hop_length)
+    return frames_to_segments([labels[i] for i in idx], sr=sr, hop_length=hop_length, duration=duration)
 
 
 __all__ = [

@@ -94,14 +94,14 @@ def features(
     Exit status 1 if some items failed (they are named); 2 for bad arguments or an unreadable manifest.
     """
     from dlmir.data.cache import FeatureCache
-    from dlmir.data.datasets import CHORD_CQT
     from dlmir.data.manifest import read_manifest
     from dlmir.errors import DlmirError
     from dlmir.frontends import frontend as build
+    from dlmir.frontends.presets import CHORD_CQT
 
     try:
         rows = read_manifest(dataset, split=split)
-        kwargs = {k: v for k, v in CHORD_CQT.items() if k not in ("sr", "hop_length")}
+        kwargs = {k: v for k, v in CHORD_CQT.items() if k not in ("frontend", "sr", "hop_length")}
         if frontend is FrontendKind.cqt:
             fe = build("cqt", sr=sr, hop_length=hop_length, **kwargs)
         else:

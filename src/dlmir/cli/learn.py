@@ -64,9 +64,9 @@ def train_chroma(
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
 ) -> None:
     """Train a learned chroma on DATASET; the best model (by validation loss) is saved in --out."""
+    from dlmir.data.datasets import build_split
     from dlmir.errors import DlmirError
-    from dlmir.models import LearnedChroma
-    from dlmir.train.chord_data import build_split
+    from dlmir.models import LearnedChroma, set_frontend
     from dlmir.train.module import TrainConfig, read_state, train
     from dlmir.train.regularizers import Regularization
 
@@ -125,7 +125,10 @@ def train_chroma(
         )
         val_set = build_split(dataset, "valid", context=model_kw["context"], frame_step=frame_step, max_items=n)
         typer.echo(f"{len(train_set)} training frames, {len(val_set)} validation frames")
-        summary = train(LearnedChroma(**model_kw), train_set, val_set, config=cfg, reg=reg, run_dir=out, resume=resume)
+        fe = train_set.frontend  # the model is built for, and saved with, the front end of its training data
+        dims = {k: fe.config[k] for k in ("n_bins", "bins_per_octave", "fmin")}
+        net = set_frontend(LearnedChroma(**{**dims, **model_kw}), fe)
+        summary = train(net, train_set, val_set, config=cfg, reg=reg, run_dir=out, resume=resume)
     except (DlmirError, OSError, json.JSONDecodeError) as exc:
         raise _fail(exc) from exc
     last = summary["history"][-1] if summary["history"] else {}
@@ -147,8 +150,8 @@ def search_chroma(
     context: int = typer.Option(0, "--context", help="Frames of context on each side (fixed)."),
 ) -> None:
     """Random search (optuna RandomSampler) over learning rate, width, dropout, weight decay and L1."""
+    from dlmir.data.datasets import build_split
     from dlmir.errors import DlmirError
-    from dlmir.train.chord_data import build_split
     from dlmir.train.module import TrainConfig
     from dlmir.train.search import random_search
 
@@ -217,7 +220,9 @@ def evaluate_chroma(
     out: Path = typer.Option(None, "--out", "-o", help="Write OUT.csv and OUT.md."),
 ) -> None:
     """Chord recognition with one learned chroma vs the designed chroma, scored with mir_eval."""
-    chroma_table_cmd(dataset, [run], split, vocabulary, method, out, True)
+    chroma_table_cmd(
+        dataset, runs=[run], split=split, vocabulary=vocabulary, method=method, out=out, designed=True, reference=True
+    )
 
 
 @evaluate_app.command("chroma-table")
@@ -304,16 +309,16 @@ def plot_chromagram_cmd(
     """Designed vs learned chromagram of the same recording."""
     from dlmir.display import plot_chromagrams
     from dlmir.errors import DlmirError
-    from dlmir.evaluate import chroma_of
+    from dlmir.evaluate import chroma_of_audio
+    from dlmir.frontends.presets import CHORD_CQT
     from dlmir.io import load as load_audio
-    from dlmir.train.chord_data import cqt_of
 
     try:
-        y, _ = load_audio(audio, sr=22050, duration=duration)
-        cqt = cqt_of(y)
-        panels = {"designed chroma (octave folding of the CQT)": chroma_of("designed", cqt)}
+        sr = CHORD_CQT["sr"]
+        y, _ = load_audio(audio, sr=sr, duration=duration)
+        panels = {"designed chroma (octave folding of the CQT)": chroma_of_audio("designed", y, sr=sr)[0]}
         for name, model in _variants(runs, False).items():
-            panels[f"learned: {name}"] = chroma_of(model, cqt)
+            panels[f"learned: {name}"] = chroma_of_audio(model, y, sr=sr)[0]
     except DlmirError as exc:
         raise _fail(exc) from exc
     typer.echo(f"written {plot_chromagrams(panels, out)}")

@@ -4,7 +4,9 @@ Submodules are imported on first use, so ``import dlmir.data`` stays cheap:
 
 - :mod:`dlmir.data.manifest` -- ``manifest.csv`` read/write/validate, :func:`summarize` (``dlmir data check``)
 - :mod:`dlmir.data.cache` -- :class:`FeatureCache`, features computed once per front end and stored as ``.npy``
-- :mod:`dlmir.data.datasets` -- :class:`ChordDataset`, :class:`InstrumentDataset`
+- :mod:`dlmir.data.datasets` -- :class:`ChordDataset` (the one chord pipeline: training, search, evaluation),
+  :func:`build_split`, :func:`chord_tracks`, :class:`InstrumentDataset`
+- :mod:`dlmir.data.frames` -- per-frame chord targets and templates, context windows
 - :mod:`dlmir.data.augment` -- semitone rotation, noise, MP3 round trip
 """
 
@@ -23,7 +25,10 @@ _EXPORTS = {
     "ChordDataset": "datasets",
     "InstrumentDataset": "datasets",
     "find_pairs": "datasets",
-    "default_frontend": "datasets",
+    "chord_tracks": "datasets",
+    "build_split": "datasets",
+    "frame_targets": "frames",
+    "frame_templates": "frames",
 }
 
 __all__ = sorted(_EXPORTS)

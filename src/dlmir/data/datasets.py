@@ -3,8 +3,12 @@
 :class:`ChordDataset` reads EITHER a dlmir dataset (``manifest.csv``, see :mod:`dlmir.data.manifest`) OR any
 folder of audio files with ``.lab``/``.jams`` chord annotations matched by file stem, searched recursively
 (Isophonics- or Billboard-style trees). :class:`InstrumentDataset` reads the instrument items of a dlmir
-dataset. Features come from a :class:`~dlmir.frontends.base.FrontEnd` (default: the chord CQT, 192 bins at
-24 per octave from C1, hop 512 at 22050 Hz) and are cached on disk by :class:`~dlmir.data.cache.FeatureCache`.
+dataset. Features come from a :class:`~dlmir.frontends.base.FrontEnd` (default: the chord CQT,
+:data:`dlmir.frontends.presets.CHORD_CQT`) and are cached on disk by :class:`~dlmir.data.cache.FeatureCache`.
+
+This is the one chord pipeline: training (``dlmir train chroma`` / ``search chroma``, via :func:`build_split`),
+evaluation (:func:`dlmir.evaluate.chroma_table`, via :func:`chord_tracks`) and the per-frame targets
+(:mod:`dlmir.data.frames`) all read data through here.
 
 Both datasets hold each track's features in memory (a few MB per track) and build their frame index once;
 they pickle, so ``DataLoader(num_workers>0)`` works.
@@ -24,39 +28,26 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dlmir.chords.vocabulary import UNKNOWN, ChordVocabulary, reduce
+from dlmir.chords.vocabulary import ChordVocabulary
 from dlmir.data.cache import FeatureCache, frontend_sr
+from dlmir.data.frames import context_patch, frame_targets, pad_context
 from dlmir.errors import ParameterError
 from dlmir.frontends.base import FrontEnd
+from dlmir.frontends.presets import chord_frontend
 
 __all__ = [
     "AUDIO_EXTENSIONS",
     "ChordDataset",
     "InstrumentDataset",
     "Track",
-    "context_patch",
-    "default_frontend",
+    "build_split",
+    "chord_tracks",
     "find_pairs",
-    "pad_context",
 ]
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
 ANNOTATION_EXTENSIONS: tuple[str, ...] = (".lab", ".jams")
-CHORD_CQT: dict[str, Any] = {
-    "sr": 22050,
-    "hop_length": 512,
-    "fmin": 32.70319566257483,
-    "n_bins": 192,
-    "bins_per_octave": 24,
-}
 _EXAMPLES = 5
-
-
-def default_frontend() -> FrontEnd:
-    """The default chord front end: ``CQT(sr=22050, hop_length=512, fmin=C1, n_bins=192, bins_per_octave=24)``."""
-    from dlmir.frontends import CQT
-
-    return CQT(**CHORD_CQT)
 
 
 @dataclass(frozen=True)
@@ -131,19 +122,6 @@ def _audio_duration(path: Path) -> float | None:
         return None
 
 
-def pad_context(features: np.ndarray, context: int) -> np.ndarray:
-    """Features ``(n_bins, frames)`` -> frame-major ``(frames + 2 * context, n_bins)`` float32 with
-    ``context`` zero frames at each end, so that :func:`context_patch` can cut any frame's window."""
-    padded = np.zeros((features.shape[1] + 2 * context, features.shape[0]), dtype=np.float32)
-    padded[context : context + features.shape[1]] = features.T
-    return padded
-
-
-def context_patch(padded: np.ndarray, frame: int, context: int) -> torch.Tensor:
-    """The patch ``(1, 2 * context + 1, n_bins)`` centred on ``frame`` of :func:`pad_context`'s output."""
-    return torch.from_numpy(padded[frame : frame + 2 * context + 1].copy()).unsqueeze(0)
-
-
 class _FeatureSource:
     """Features of tracks under one front end: from the on-disk cache or computed in memory."""
 
@@ -165,6 +143,40 @@ class _FeatureSource:
         return self.cache.get(item_id) if self.use_cache else self.cache.compute(item_id)
 
 
+def chord_tracks(root: str | os.PathLike[str], split: str | None = None) -> list[Track]:
+    """The annotated chord recordings of a dataset folder, in a stable order.
+
+    ``root`` is a dlmir dataset (``manifest.csv``: its non-instrument rows with a ``lab`` or ``jams``, of
+    ``split`` when given) or any folder of audio + ``.lab``/``.jams`` files paired by :func:`find_pairs`
+    (``split`` must then be ``None``; unpaired files are named in one warning).
+    """
+    from dlmir.data.manifest import MANIFEST, read_manifest
+
+    root = Path(root)
+    if not root.is_dir():
+        raise ParameterError(f"{root}: no such dataset folder")
+    if (root / MANIFEST).is_file():
+        rows = read_manifest(root, split=split)
+        return [
+            Track(r.id, root / r.audio, root / (r.lab or r.jams))
+            for r in rows
+            if r.source != "instrument" and (r.lab or r.jams)
+        ]
+    if split is not None:
+        raise ParameterError(
+            f"{root}: split={split!r} needs a dlmir dataset (manifest.csv); this folder has none, use split=None"
+        )
+    tracks, unpaired_audio, unpaired_ann = find_pairs(root)
+    if unpaired_audio or unpaired_ann:
+        names = [p.name for p in [*unpaired_audio, *unpaired_ann][:_EXAMPLES]]
+        warnings.warn(
+            f"{root}: {len(unpaired_audio)} audio file(s) without annotation and {len(unpaired_ann)} "
+            f"annotation(s) without audio (matched by file stem) were skipped, e.g. {', '.join(names)}",
+            stacklevel=3,
+        )
+    return tracks
+
+
 class ChordDataset(Dataset):
     """Frames of chord audio as ``(patch, class_index, template)`` items.
 
@@ -172,7 +184,8 @@ class ChordDataset(Dataset):
     ----------
     root : a dlmir dataset folder (with ``manifest.csv``) or any folder of audio + ``.lab``/``.jams`` files.
     split : ``train``, ``valid`` or ``test`` (dlmir datasets only); ``None`` takes every item.
-    frontend : the front end computing features ``(n_bins, frames)``; default :func:`default_frontend`.
+    frontend : the front end computing features ``(n_bins, frames)``; default: the chord CQT
+        (:func:`dlmir.frontends.presets.chord_frontend`).
     context : frames on either side of the centre frame in each patch.
     vocabulary : ``"full"`` (157 classes) or ``"majmin"`` (25), or a :class:`ChordVocabulary`.
     transform : optional callable applied to each item tuple ``(patch, index, template)``, returning one.
@@ -180,6 +193,12 @@ class ChordDataset(Dataset):
         store them under ``<folder>/<cache_key>/`` instead (for read-only datasets); ``False``: compute them in
         memory.
     progress : show a progress bar while computing features.
+    frame_step : serve every ``frame_step``-th valid frame of each track (1: all).
+    augment : audio-domain augmentations (``'noise'``, ``'codec'``, :mod:`dlmir.data.augment`): each adds one
+        augmented copy of every track (audio -> augmentation -> front end; computed in memory, not cached),
+        served right after the track's own frames, with the same targets.
+    seed : seed of the augmentations (track ``t`` uses ``seed + t``).
+    max_items : use at most this many tracks (the first ones).
 
     Items
     -----
@@ -187,7 +206,7 @@ class ChordDataset(Dataset):
     index : int64 tensor ``()``, the class of the frame's label after :func:`dlmir.chords.reduce`.
     template : float32 tensor ``(12,)``, the binary pitch classes of that class (``N``: zeros).
 
-    Frames take the label at their centre (:func:`dlmir.annotations.frame_labels`; ``N`` outside the
+    Frames take the label at their centre (:func:`dlmir.data.frames.frame_targets`; ``N`` outside the
     annotation). Labels not reducible to the vocabulary (``X``) are excluded from the frames and reported in
     one warning (count and first examples; also kept in :attr:`excluded`). Annotations running past the end of
     the audio are trimmed, with a warning.
@@ -204,26 +223,42 @@ class ChordDataset(Dataset):
         transform: Callable[[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], Any] | None = None,
         cache: bool | str | os.PathLike[str] = True,
         progress: bool = False,
+        frame_step: int = 1,
+        augment: list[str] | tuple[str, ...] = (),
+        seed: int = 0,
+        max_items: int | None = None,
     ) -> None:
-        from dlmir.annotations import frame_labels, read_annotation
+        from dlmir.annotations import read_annotation
 
         self.root = Path(root)
         if not self.root.is_dir():
             raise ParameterError(f"{root}: no such dataset folder")
         if context < 0:
             raise ParameterError(f"context must be >= 0 frames, got {context}")
+        if frame_step < 1:
+            raise ParameterError(f"frame_step must be >= 1 frame, got {frame_step}")
+        if max_items is not None and max_items < 1:
+            raise ParameterError(f"max_items must be >= 1 (or None: all), got {max_items}")
+        from dlmir.data.augment import AUDIO_AUGMENTATIONS
+
+        unknown = [a for a in augment if a not in AUDIO_AUGMENTATIONS]
+        if unknown:
+            raise ParameterError(f"unknown audio augmentation(s) {unknown}; choose from {AUDIO_AUGMENTATIONS}")
         self.context = int(context)
+        self.frame_step = int(frame_step)
+        self.augment = tuple(augment)
         self.vocabulary = vocabulary if isinstance(vocabulary, ChordVocabulary) else ChordVocabulary(vocabulary)
         self.transform = transform
-        self.frontend = default_frontend() if frontend is None else frontend
+        self.frontend = chord_frontend() if frontend is None else frontend
         self.split = split
-        self.track_list = self._find_tracks(split)
+        self.track_list = chord_tracks(self.root, split)[:max_items]
         if not self.track_list:
             raise ParameterError(f"{self.root}: no annotated audio found" + (f" in split {split!r}" if split else ""))
         source = _FeatureSource(self.root, self.frontend, {t.id: t.audio for t in self.track_list}, cache, progress)
         sr, hop = frontend_sr(self.frontend), self.frontend.hop_length
         self.ids: list[str] = []
-        self._features: list[np.ndarray] = []  # per track (frames + 2 * context, n_bins) float32
+        self._features: list[np.ndarray] = []  # per track, then per augmented copy: (frames + 2 * context, n_bins)
+        self._originals: list[int] = []  # index in _features of each track's own (unaugmented) features
         self._annotations: list[tuple[np.ndarray, list[str]]] = []
         track_idx: list[np.ndarray] = []
         frame_idx: list[np.ndarray] = []
@@ -232,27 +267,28 @@ class ChordDataset(Dataset):
         trimmed: list[str] = []
         for t, track in enumerate(self.track_list):
             intervals, labels = read_annotation(track.annotation)
-            features = source.get(track.id)
-            n_frames = features.shape[-1]
+            variants = [source.get(track.id)]
+            if self.augment:
+                variants += self._augmented(track, t, seed, sr)
+            n_frames = variants[0].shape[-1]
             duration = _audio_duration(track.audio) or n_frames * hop / sr
             if len(intervals) and intervals[:, 1].max() > duration + hop / sr:
                 trimmed.append(f"{track.id} ({intervals[:, 1].max():.3f} s > {duration:.3f} s)")
-            per_frame = frame_labels(intervals, labels, n_frames, sr=sr, hop_length=hop)
-            lookup: dict[str, int] = {}
-            for lab in set(per_frame):
-                reduced = reduce(lab, self.vocabulary.name)
-                lookup[lab] = -1 if reduced == UNKNOWN else self.vocabulary.index(reduced)
-            cls = np.array([lookup[lab] for lab in per_frame], dtype=np.int64)
-            for lab in per_frame:
-                if lookup[lab] < 0:
-                    excluded[lab] += 1
-            keep = np.flatnonzero(cls >= 0)
+            cls, per_frame = frame_targets(
+                intervals, labels, n_frames, sr=sr, hop_length=hop, vocabulary=self.vocabulary
+            )
+            excluded.update(lab for lab, c in zip(per_frame, cls, strict=True) if c < 0)
+            keep = np.flatnonzero(cls >= 0)[:: self.frame_step]
             self.ids.append(track.id)
             self._annotations.append((intervals, labels))
-            self._features.append(pad_context(features, self.context))
-            track_idx.append(np.full(keep.size, t, dtype=np.int32))
-            frame_idx.append(keep.astype(np.int32))
-            classes.append(cls[keep])
+            self._originals.append(len(self._features))
+            for features in variants:
+                if features.shape[-1] < n_frames:  # an augmented copy a few samples short: zeros after its end
+                    features = np.pad(features, ((0, 0), (0, n_frames - features.shape[-1])))
+                track_idx.append(np.full(keep.size, len(self._features), dtype=np.int32))
+                self._features.append(pad_context(features[:, :n_frames], self.context))
+                frame_idx.append(keep.astype(np.int32))
+                classes.append(cls[keep])
         self._track_idx = np.concatenate(track_idx)
         self._frame_idx = np.concatenate(frame_idx)
         self.targets = np.concatenate(classes)
@@ -271,30 +307,17 @@ class ChordDataset(Dataset):
                 stacklevel=2,
             )
 
-    def _find_tracks(self, split: str | None) -> list[Track]:
-        from dlmir.data.manifest import MANIFEST, read_manifest
+    def _augmented(self, track: Track, t: int, seed: int, sr: float) -> list[np.ndarray]:
+        """Features ``(n_bins, frames)`` of each audio-augmented copy of ``track`` (seeded by ``seed + t``)."""
+        from dlmir.data.augment import augment_audio
+        from dlmir.frontends import extract
+        from dlmir.io import load
 
-        if (self.root / MANIFEST).is_file():
-            rows = read_manifest(self.root, split=split)
-            return [
-                Track(r.id, self.root / r.audio, self.root / (r.lab or r.jams))
-                for r in rows
-                if r.source != "instrument" and (r.lab or r.jams)
-            ]
-        if split is not None:
-            raise ParameterError(
-                f"{self.root}: split={split!r} needs a dlmir dataset (manifest.csv); "
-                "this folder has none, use split=None"
-            )
-        tracks, unpaired_audio, unpaired_ann = find_pairs(self.root)
-        if unpaired_audio or unpaired_ann:
-            names = [p.name for p in [*unpaired_audio, *unpaired_ann][:_EXAMPLES]]
-            warnings.warn(
-                f"{self.root}: {len(unpaired_audio)} audio file(s) without annotation and {len(unpaired_ann)} "
-                f"annotation(s) without audio (matched by file stem) were skipped, e.g. {', '.join(names)}",
-                stacklevel=3,
-            )
-        return tracks
+        y, _ = load(track.audio, sr=sr)
+        return [
+            extract(self.frontend, augment_audio(y, int(sr), [kind], seed=seed + t)).astype(np.float32, copy=False)
+            for kind in self.augment
+        ]
 
     @property
     def n_bins(self) -> int:
@@ -321,7 +344,8 @@ class ChordDataset(Dataset):
 
     def tracks(self) -> Iterator[tuple[str, np.ndarray, np.ndarray, list[str]]]:
         """Whole tracks for evaluation: ``(id, features (n_bins, frames) float32, intervals (n, 2) s, labels)``."""
-        for item_id, padded, (intervals, labels) in zip(self.ids, self._features, self._annotations, strict=True):
+        originals = [self._features[k] for k in self._originals]
+        for item_id, padded, (intervals, labels) in zip(self.ids, originals, self._annotations, strict=True):
             n = padded.shape[0] - 2 * self.context
             yield item_id, padded[self.context : self.context + n].T.copy(), intervals, labels
 
@@ -332,6 +356,41 @@ class ChordDataset(Dataset):
         )
 
 
+def build_split(
+    dataset: str | os.PathLike[str],
+    split: str | None,
+    *,
+    frontend: FrontEnd | None = None,
+    context: int = 0,
+    frame_step: int = 2,
+    augment: list[str] | tuple[str, ...] = (),
+    seed: int = 0,
+    max_items: int | None = None,
+    vocabulary: str | ChordVocabulary = "full",
+    progress: bool = False,
+) -> ChordDataset:
+    """One split of a dataset as the :class:`ChordDataset` training and search use.
+
+    The parameters are :class:`ChordDataset`'s (``frame_step`` defaults to 2 here). Features are cached on disk
+    under ``DATASET/features/``; when the dataset folder is read-only they are kept in memory instead.
+    """
+    kw: dict[str, Any] = dict(
+        split=split,
+        frontend=frontend,
+        context=context,
+        vocabulary=vocabulary,
+        progress=progress,
+        frame_step=frame_step,
+        augment=augment,
+        seed=seed,
+        max_items=max_items,
+    )
+    try:
+        return ChordDataset(dataset, cache=True, **kw)
+    except OSError:  # read-only dataset folder: keep the features in memory
+        return ChordDataset(dataset, cache=False, **kw)
+
+
 class InstrumentDataset(Dataset):
     """Instrument notes of a dlmir dataset as ``(patch, class_index)`` items.
 
@@ -339,7 +398,7 @@ class InstrumentDataset(Dataset):
     ----------
     root : a dlmir dataset folder whose manifest has ``instrument`` rows.
     split : ``train``, ``valid``, ``test`` or ``None`` (all).
-    frontend : the front end (default :func:`default_frontend`).
+    frontend : the front end (default: the chord CQT, :func:`dlmir.frontends.presets.chord_frontend`).
     frames : frames per patch, taken from the start of each note (its attack); zeros past the note's end.
     transform : optional callable applied to each ``(patch, index)`` item.
     cache, progress : as :class:`ChordDataset`.
@@ -372,7 +431,7 @@ class InstrumentDataset(Dataset):
             raise ParameterError(f"frames must be >= 1, got {frames}")
         self.frames = int(frames)
         self.transform = transform
-        self.frontend = default_frontend() if frontend is None else frontend
+        self.frontend = chord_frontend() if frontend is None else frontend
         all_rows = [r for r in read_manifest(self.root) if r.source == "instrument"]
         self.classes: list[str] = sorted({r.instrument for r in all_rows})
         rows = [r for r in all_rows if split is None or r.split == split]

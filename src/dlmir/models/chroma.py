@@ -17,12 +17,12 @@ from torch import nn
 
 from dlmir.errors import ParameterError
 from dlmir.filters import octave_matrix
+from dlmir.frontends.presets import C1_HZ
 from dlmir.layers import Cascade, Dense, HalfWaveRectify, LogCompression, Sigmoid, Softmax, Stage, Tanh
 
 OUTPUTS = ("softmax_tanh", "sigmoid", "linear")
 INITS = ("octave", "random")
 HIDDEN_INITS = ("random", "pca")
-C1_HZ = 32.70319566257483
 
 
 class Context(Stage):

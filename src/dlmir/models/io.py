@@ -2,6 +2,13 @@
 
 Never pickled: weights are safetensors, everything else JSON. ``load("default")`` returns the
 learned-chroma model shipped inside the package (``dlmir/assets/learned_chroma``).
+
+A model carries its front end: :func:`set_frontend` attaches one (``model.frontend``, a
+:class:`~dlmir.frontends.base.FrontEnd`, and ``model.frontend_config``, its config dict), :func:`save` records
+its config in ``config.json`` under ``"frontend"``, and :func:`load` rebuilds it from there
+(:func:`dlmir.frontends.presets.frontend_from_config`), so a loaded model computes exactly the features it
+was trained on: ``model(model.frontend(y))``. The front end is held outside the module tree (it is not in
+``state_dict()`` and ``.to()`` does not move it).
 """
 
 from __future__ import annotations
@@ -16,17 +23,11 @@ import torch
 from torch import nn
 
 from dlmir.errors import ParameterError
+from dlmir.frontends.base import FrontEnd
+from dlmir.frontends.presets import CHORD_CQT, frontend_from_config
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-DEFAULT_FRONTEND: dict[str, Any] = {
-    "frontend": "CQT",
-    "sr": 22050,
-    "hop_length": 512,
-    "fmin": 32.70319566257483,
-    "n_bins": 192,
-    "bins_per_octave": 24,
-}
 
 
 def _version() -> str:
@@ -43,24 +44,69 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("dlmir"))) / "assets" / "learned_chroma"
 
 
+def set_frontend(model: nn.Module, frontend: FrontEnd | dict[str, Any]) -> nn.Module:
+    """Attach the front end ``model`` reads its input from; returns ``model``.
+
+    ``frontend`` is a :class:`~dlmir.frontends.base.FrontEnd` or its config dict (built with
+    :func:`~dlmir.frontends.presets.frontend_from_config`). Sets ``model.frontend`` (kept out of the module
+    tree: not saved with the weights, not moved by ``.to()``) and ``model.frontend_config``, which
+    :func:`save` writes to ``config.json``.
+
+    Raises
+    ------
+    ParameterError : the config is unknown, or the front end's ``n_bins`` / ``bins_per_octave`` / ``fmin``
+        differ from the model's (its input would not be the features it expects).
+    """
+    fe = frontend if isinstance(frontend, FrontEnd) else frontend_from_config(frontend)
+    mine = getattr(model, "config", {}) or {}
+    diff = {k: (mine[k], fe.config[k]) for k in ("n_bins", "bins_per_octave") if k in mine and k in fe.config
+            and mine[k] != fe.config[k]}  # fmt: skip
+    if "fmin" in mine and "fmin" in fe.config and abs(float(mine["fmin"]) - float(fe.config["fmin"])) > 1e-6:
+        diff["fmin"] = (mine["fmin"], fe.config["fmin"])
+    if diff:
+        raise ParameterError(
+            f"front end {fe.config.get('frontend')} does not fit the {type(model).__name__} (model vs front end: "
+            f"{diff}); build the model with the front end's n_bins, bins_per_octave and fmin"
+        )
+    model.frontend_config = dict(fe.config)  # type: ignore[assignment]
+    model.__dict__["frontend"] = fe  # a plain attribute, not a submodule: keeps it out of state_dict()
+    return model
+
+
+def model_frontend(model: object, default: FrontEnd | None = None) -> FrontEnd:
+    """The front end a model reads (``model.frontend``, from :func:`set_frontend` / :func:`load`); for a model
+    without one (or a designed variant such as ``'designed'``): ``default``, else the chord CQT."""
+    fe = getattr(model, "frontend", None) if not isinstance(model, str) else None
+    if isinstance(fe, FrontEnd):
+        return fe
+    if default is not None:
+        return default
+    return frontend_from_config(CHORD_CQT)
+
+
 def save(
     model: nn.Module,
     path: str | os.PathLike[str],
     *,
-    frontend: dict[str, Any] | None = None,
+    frontend: FrontEnd | dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``model`` to the folder ``path`` (created) as ``config.json`` + ``model.safetensors``.
 
     ``model`` must carry a ``config`` dict (as :class:`~dlmir.models.LearnedChroma` does).
-    ``frontend`` records the feature parameters the model expects (default: the chord CQT);
-    ``extra`` is stored under ``"extra"`` (training settings, scores, ...).
+    ``frontend`` (a front end or its config) records the features the model expects; default: the front end
+    attached to the model (:func:`set_frontend`; training attaches its dataset's), else the chord CQT
+    (:data:`~dlmir.frontends.presets.CHORD_CQT`). ``extra`` is stored under ``"extra"`` (training settings,
+    scores, ...).
     """
     from safetensors.torch import save_file
 
     config = getattr(model, "config", None)
     if not isinstance(config, dict) or "model" not in config:
         raise ParameterError(f"cannot save a {type(model).__name__}: it has no config dict naming its 'model' class")
+    if frontend is None:
+        frontend = getattr(model, "frontend_config", None) or CHORD_CQT
+    fe_config = dict(frontend.config if isinstance(frontend, FrontEnd) else frontend)
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -69,7 +115,7 @@ def save(
     os.replace(tmp, folder / WEIGHTS_NAME)
     doc = {
         "model": config,
-        "frontend": frontend or DEFAULT_FRONTEND,
+        "frontend": fe_config,
         "vocabulary": "pitch-class (12, C..B)",
         "dlmir_version": _version(),
         "extra": extra or {},
@@ -103,7 +149,11 @@ def build(config: dict[str, Any]) -> nn.Module:
 
 
 def load(path: str | os.PathLike[str] = "default", *, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Load a model folder written by :func:`save` (or ``"default"``: the shipped learned chroma), in eval mode."""
+    """Load a model folder written by :func:`save` (or ``"default"``: the shipped learned chroma), in eval mode.
+
+    The returned model carries the front end of its ``config.json`` (``model.frontend``, see
+    :func:`set_frontend`; the chord CQT for configs without one).
+    """
     from safetensors.torch import load_file
 
     folder = default_model_dir() if str(path) == "default" else Path(path)
@@ -116,8 +166,8 @@ def load(path: str | os.PathLike[str] = "default", *, map_location: str | torch.
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ParameterError(f"{weights}: weights do not match the config (missing {missing}, unexpected {unexpected})")
-    model.frontend_config = config.get("frontend", DEFAULT_FRONTEND)  # type: ignore[attr-defined]
+    set_frontend(model, config.get("frontend", CHORD_CQT))
     return model.eval()
 
 
-__all__ = ["build", "default_model_dir", "load", "read_config", "save"]
+__all__ = ["build", "default_model_dir", "load", "model_frontend", "read_config", "save", "set_frontend"]
