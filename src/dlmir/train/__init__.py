@@ -1,7 +1,11 @@
 """How parameters are found: Lightning training, regularisers, random hyper-parameter search.
 
-Attributes are imported lazily, so that ``dlmir.train.chord_data`` (used at inference time) does not
-pay for importing Lightning.
+Modules: ``config`` (:class:`TrainConfig`), ``losses`` (targets and losses), ``schedules``
+(learning-rate schedules), ``checkpoint`` (safetensors + JSON resume state), ``regularizers``,
+``module`` (the LightningModule and :func:`train`), ``search`` (random search).
+
+Attributes are imported lazily, so that importing one of them does not pay for importing them all
+(Lightning, optuna). Training data comes from :mod:`dlmir.data` (the same pipeline inference uses).
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ _EXPORTS = {
     "activation_penalty": "dlmir.train.regularizers",
     "apply_max_norm": "dlmir.train.regularizers",
     "l1_penalty": "dlmir.train.regularizers",
-    "TrainConfig": "dlmir.train.module",
-    "chroma_loss": "dlmir.train.module",
-    "chroma_targets": "dlmir.train.module",
-    "read_state": "dlmir.train.module",
-    "template_loss": "dlmir.train.module",
+    "TrainConfig": "dlmir.train.config",
+    "LOSSES": "dlmir.train.losses",
+    "chroma_loss": "dlmir.train.losses",
+    "chroma_targets": "dlmir.train.losses",
+    "template_loss": "dlmir.train.losses",
+    "OneCycle": "dlmir.train.schedules",
+    "read_state": "dlmir.train.checkpoint",
+    "save_state": "dlmir.train.checkpoint",
     "train": "dlmir.train.module",
     "random_search": "dlmir.train.search",
 }

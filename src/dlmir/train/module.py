@@ -1,32 +1,35 @@
-"""Training learned chroma with Lightning: targets, loss, regularisers, augmentation, checkpoints, resume, DDP.
+"""Training learned chroma with Lightning: the :class:`ChromaModule` and :func:`train`.
 
 Data: any ``torch.utils.data.Dataset`` whose items are ``(patch, class_index, template)`` with
 ``patch`` a raw CQT-magnitude patch ``(1, 2 * context + 1, n_bins)``, ``class_index`` an int of the
 157-class vocabulary (156 = N) and ``template`` the chord's binary ``(12,)`` pitch-class vector
 (N: zeros) -- what :class:`dlmir.data.datasets.ChordDataset` yields.
 
-Targets (:func:`chroma_targets`): for MSE, templates normalised to sum 1, N the uniform vector
-1/12; for binary cross-entropy and the template loss, the binary templates (N: zeros). The loss
-compares the model's 12-d output for the centre frame with the target (:func:`chroma_loss`); the
-template loss instead scores the output against the 157 chord templates exactly as the decoder does
-(:func:`template_loss`), training the chroma for the template matching it will be used with.
+The pieces live in their own modules: targets and losses in :mod:`dlmir.train.losses`, learning-rate
+schedules in :mod:`dlmir.train.schedules`, checkpoints in :mod:`dlmir.train.checkpoint`, the run's
+settings in :mod:`dlmir.train.config` (:class:`TrainConfig`, re-exported here) and the regularisers in
+:mod:`dlmir.train.regularizers`.
 
-Checkpoints (never pickled): after every epoch ``RUN_DIR/checkpoint/state.safetensors`` holds the
-model weights (``model.*``) and every optimiser state tensor (``optim.<param>.<name>``), and
-``RUN_DIR/checkpoint/state.json`` the completed epoch, global step, seed, configs, optimiser
-hyper-parameters and the loss history. ``resume=True`` restarts from there. Each epoch's data order,
+Resume: after every epoch the checkpoint (:func:`~dlmir.train.checkpoint.save_state`) holds weights,
+optimiser state, epoch, step and history; ``resume=True`` restarts from there. Each epoch's data order,
 dropout masks and augmentation draws come from ``seed + epoch``, so N epochs in one go and N/2 +
 resume + N/2 give the same weights (single process). The best model by validation loss is saved as
 ``RUN_DIR/config.json`` + ``RUN_DIR/model.safetensors`` (:func:`dlmir.models.load` reads it).
+
+Data-parallel (``devices=k > 1``; CPU: ``ddp_spawn`` with gloo): each epoch's order is split by
+stride, rank ``r`` taking items ``r, r + k, ...``, so step ``i`` averages the gradients of exactly the
+``k * batch_size`` items that step ``i`` of one process with batch ``k * batch_size`` sees: the same
+steps and, without dropout or augmentation (drawn per rank), the same weights up to float rounding.
+The logged training loss is the mean over ranks. Each worker destroys its process group when ``fit``
+ends, so no gloo threads outlive training.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,199 +37,55 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data.distributed import DistributedSampler
 
 from dlmir.errors import ParameterError
+from dlmir.train.checkpoint import model_weights, optimizer_from_tensors, read_state, save_state
+from dlmir.train.config import TrainConfig
+from dlmir.train.losses import chroma_loss, chroma_targets
 from dlmir.train.regularizers import Regularization, activation_penalty, apply_max_norm, l1_penalty
-
-LOSSES = ("mse", "bce", "template")
-AUGMENTATIONS = ("rotate", "noise", "codec")
-SCHEDULES = ("constant", "onecycle")
-
-
-@dataclass
-class TrainConfig:
-    """Settings of one training run (everything but the model and regularisers).
-
-    Attributes
-    ----------
-    epochs : passes over the training set. batch_size : frames per step. lr : AdamW learning rate.
-    loss : ``'mse'`` or ``'bce'``. seed : seeds data order, init, dropout and augmentation.
-    patience : early stopping after this many epochs without a lower validation loss (0: off).
-    devices : processes/devices for data-parallel training (``> 1``: DDP; on CPU ``ddp_spawn`` with gloo).
-    accelerator : Lightning accelerator (``'auto'``: GPU when present). precision : ``None`` picks
-    ``'bf16-mixed'`` on CUDA and ``'32-true'`` on CPU. augment : names from :data:`AUGMENTATIONS`
-    (rotation is applied on the fly here; noise/codec are applied to audio when the dataset is built).
-    max_semitones : largest random rotation. progress_bar : show Lightning's progress bar.
-    max_standardize_frames : frames sampled to fit the input standardisation.
-    schedule : learning-rate schedule per step: ``'constant'`` (``lr`` throughout) or ``'onecycle'``
-        (:class:`OneCycle`: cosine warm-up from ``lr / 25`` to ``lr`` over the first 10 % of all
-        ``epochs``' steps, then cosine decay towards 0; a function of the absolute step, so resume
-        continues it exactly as long as ``epochs`` is unchanged).
-    """
-
-    epochs: int = 20
-    batch_size: int = 256
-    lr: float = 3e-3
-    loss: str = "mse"
-    seed: int = 0
-    patience: int = 5
-    devices: int = 1
-    accelerator: str = "auto"
-    precision: str | None = None
-    augment: list[str] = field(default_factory=list)
-    max_semitones: int = 6
-    progress_bar: bool = True
-    max_standardize_frames: int = 20000
-    num_workers: int = 0
-    schedule: str = "constant"
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ParameterError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ParameterError(f"lr (learning rate) must be > 0, got {self.lr}")
-        if self.loss not in LOSSES:
-            raise ParameterError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.devices < 1:
-            raise ParameterError(f"devices must be >= 1, got {self.devices}")
-        if self.schedule not in SCHEDULES:
-            raise ParameterError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        bad = [a for a in self.augment if a not in AUGMENTATIONS]
-        if bad:
-            raise ParameterError(f"unknown augmentation(s) {bad}; choose from {AUGMENTATIONS}")
-
-
-def chroma_targets(templates: torch.Tensor, loss: str = "mse") -> torch.Tensor:
-    """``(batch, 12)`` binary templates -> training targets.
-
-    ``loss='mse'``: templates normalised to sum 1 (all-zero N rows -> uniform 1/12), the practicum's
-    target for a ``softmax(tanh(.))`` output. ``loss='bce'``: the binary templates themselves (N: all
-    zeros), one independent pitch-class probability each, for a sigmoid output; ``loss='template'``:
-    the binary templates too (:func:`template_loss` matches them to chord classes).
-    """
-    templates = templates.to(torch.float32)
-    if loss in ("bce", "template"):
-        return templates
-    total = templates.sum(dim=1, keepdim=True)
-    uniform = torch.full_like(templates, 1.0 / 12.0)
-    return torch.where(total > 0, templates / total.clamp_min(1e-12), uniform)
-
-
-def chroma_loss(output: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> torch.Tensor:
-    """Loss between a ``(batch, 12)`` chroma output and its :func:`chroma_targets`.
-
-    ``'mse'``: mean squared error; ``'bce'``: binary cross-entropy (output in ``(0, 1)``);
-    ``'template'``: :func:`template_loss` (target: binary templates).
-    """
-    if kind == "mse":
-        return torch.nn.functional.mse_loss(output, target)
-    if kind == "bce":
-        return torch.nn.functional.binary_cross_entropy(output.clamp(1e-6, 1 - 1e-6), target)
-    if kind == "template":
-        return template_loss(output, target)
-    raise ParameterError(f"loss must be one of {LOSSES}, got {kind!r}")
-
-
-@functools.lru_cache(maxsize=4)
-def _vocabulary(name: str) -> np.ndarray:
-    from dlmir.chords.decode import vocabulary_templates
-
-    return vocabulary_templates(name)[0].astype(np.float32)
-
-
-def template_loss(
-    output: torch.Tensor,
-    templates: torch.Tensor,
-    *,
-    vocabulary: str = "full",
-    beta: float | None = None,
-    no_chord_threshold: float | None = None,
-) -> torch.Tensor:
-    """Cross-entropy of the chord class under the decoder's template scores (a fixed template layer).
-
-    Each output frame ``(batch, 12)`` is scored against the vocabulary's chord templates by
-    :func:`dlmir.chords.decode.correlations` (N scores ``no_chord_threshold``), the scores become class
-    probabilities ``softmax(beta * score)`` (the decoder's defaults), and the loss is the mean negative
-    log probability of the reference chord. Chords with equal pitch classes (``C:maj6`` = ``A:min7``)
-    score alike, so the reference is the set of classes whose template equals the frame's binary
-    template (their probabilities summed). Frames whose template is in no class are left out.
-    """
-    from dlmir.chords.decode import BETA, NO_CHORD_THRESHOLD, correlations
-
-    beta = BETA if beta is None else beta
-    threshold = NO_CHORD_THRESHOLD if no_chord_threshold is None else no_chord_threshold
-    vocab = torch.as_tensor(_vocabulary(vocabulary), device=output.device)
-    templates = templates.to(output.device, torch.float32)
-    logits = beta * correlations(output.float(), vocab, no_chord_threshold=threshold)
-    size = templates.sum(dim=1, keepdim=True)
-    match = ((templates @ vocab.T) == size) & (vocab.sum(dim=1)[None, :] == size)
-    known = match.any(dim=1)
-    match = match | ~known[:, None]  # unknown frames: every class, log(1) = 0, no gradient
-    log_p = torch.log_softmax(logits, dim=1)
-    nll = -torch.logsumexp(log_p.masked_fill(~match, float("-inf")), dim=1)
-    return nll.sum() / known.sum().clamp_min(1)
-
-
-class OneCycle:
-    """Learning-rate factor of the one-cycle schedule at a step (``LambdaLR``'s ``lr_lambda``).
-
-    ``factor(step)`` for the absolute step ``offset + step`` of ``total_steps``: a half-cosine rise
-    from ``1 / div`` to 1 over the first ``warmup`` fraction of the steps, then a half-cosine fall
-    from 1 to ``1 / final_div`` at the last step (held there beyond it).
-    """
-
-    def __init__(
-        self, total_steps: int, *, offset: int = 0, warmup: float = 0.1, div: float = 25.0, final_div: float = 1e4
-    ) -> None:
-        if total_steps < 1:
-            raise ParameterError(f"total_steps must be >= 1, got {total_steps}")
-        self.total, self.offset, self.div, self.final_div = int(total_steps), int(offset), div, final_div
-        self.warm = max(1, round(warmup * self.total))
-
-    def __call__(self, step: int) -> float:
-        s = self.offset + step
-        if s < self.warm:
-            lo, a = 1.0 / self.div, s / self.warm
-            return lo + (1.0 - lo) * (1.0 - math.cos(math.pi * a)) / 2.0
-        lo, a = 1.0 / self.final_div, min(1.0, (s - self.warm) / max(1, self.total - 1 - self.warm))
-        return lo + (1.0 - lo) * (1.0 + math.cos(math.pi * a)) / 2.0
+from dlmir.train.schedules import OneCycle
 
 
 class EpochSampler(Sampler[int]):
-    """A shuffling sampler whose order depends only on ``seed + epoch`` (set :attr:`epoch` each epoch)."""
+    """A shuffling sampler whose order depends only on ``seed + epoch`` (set :attr:`epoch` each epoch).
 
-    def __init__(self, n: int, seed: int) -> None:
-        self.n, self.seed, self.epoch = n, seed, 0
+    With ``world > 1`` it yields this ``rank``'s share of that order: items ``rank, rank + world, ...``
+    after padding the order with its first items to a multiple of ``world`` (as
+    :class:`~torch.utils.data.distributed.DistributedSampler` pads), ``ceil(n / world)`` items per rank.
+    """
+
+    def __init__(self, n: int, seed: int, *, rank: int = 0, world: int = 1) -> None:
+        self.n, self.seed, self.epoch, self.rank, self.world = n, seed, 0, rank, world
 
     def __iter__(self):  # type: ignore[override]
         gen = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.n, generator=gen).tolist())
+        order = torch.randperm(self.n, generator=gen).tolist()
+        if self.world > 1:
+            order = (order + order[: len(self) * self.world - self.n])[self.rank :: self.world]
+        return iter(order)
 
     def __len__(self) -> int:
-        return self.n
+        return math.ceil(self.n / self.world)
 
 
-def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
-    """Split an optimiser state into safetensors-ready tensors and JSON-ready param groups."""
-    state = optimizer.state_dict()
-    tensors = {}
-    for pid, values in state["state"].items():
-        for name, value in values.items():
-            t = value if isinstance(value, torch.Tensor) else torch.tensor(value)
-            tensors[f"optim.{pid}.{name}"] = t.detach().cpu().contiguous()
-    return tensors, state["param_groups"]
+class TornDownDDPStrategy(pl.strategies.DDPStrategy):
+    """Lightning's DDP strategy, destroying the process group in :meth:`teardown` (after a barrier when
+    fit ended normally).
 
+    Lightning leaves a gloo process group alive until the worker exits; its threads are then torn
+    down during interpreter shutdown, which can abort the process ("terminate called without an active
+    exception") on a loaded machine. Defined at module level so that spawned workers can unpickle it.
+    """
 
-def optimizer_from_tensors(tensors: dict[str, torch.Tensor], param_groups: list[dict[str, Any]]) -> dict[str, Any]:
-    """Inverse of :func:`optimizer_to_tensors`: an optimiser ``state_dict``."""
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, pid, name = key.split(".", 2)
-            state.setdefault(int(pid), {})[name] = value
-    return {"state": state, "param_groups": param_groups}
+    def teardown(self) -> None:
+        super().teardown()
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized():
+            trainer = self.lightning_module.trainer if self.lightning_module is not None else None
+            if trainer is not None and not trainer.interrupted:
+                dist.barrier()  # no rank leaves while another may still be in a collective
+            dist.destroy_process_group()
 
 
 class ChromaModule(pl.LightningModule):
@@ -266,6 +125,7 @@ class ChromaModule(pl.LightningModule):
         return self.start_epoch + self.current_epoch
 
     def train_dataloader(self) -> DataLoader:
+        self.sampler.rank, self.sampler.world = self.global_rank, self.trainer.world_size
         return DataLoader(
             self.train_set, batch_size=self.config.batch_size, sampler=self.sampler, num_workers=self.config.num_workers
         )
@@ -273,8 +133,16 @@ class ChromaModule(pl.LightningModule):
     def val_dataloader(self):
         if self.val_set is None:
             return []
+        sampler = None
+        if self.trainer.world_size > 1:  # each rank scores its share; val_loss is synced (mean over ranks)
+            sampler = DistributedSampler(
+                self.val_set, num_replicas=self.trainer.world_size, rank=self.global_rank, shuffle=False
+            )
         return DataLoader(
-            self.val_set, batch_size=max(self.config.batch_size, 1024), num_workers=self.config.num_workers
+            self.val_set,
+            batch_size=max(self.config.batch_size, 1024),
+            sampler=sampler,
+            num_workers=self.config.num_workers,
         )
 
     def configure_optimizers(self):
@@ -334,6 +202,9 @@ class ChromaModule(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         row: dict[str, float] = {"epoch": self.epoch + 1, "step": self.start_step + self.global_step}
         row["train_loss"] = float(np.mean(self._train_losses)) if self._train_losses else float("nan")
+        if self.trainer.world_size > 1:  # every rank ran as many equal batches: the mean of rank means
+            mean = torch.tensor(row["train_loss"], dtype=torch.float64, device=self.device)
+            row["train_loss"] = float(self.trainer.strategy.reduce(mean, reduce_op="mean"))
         val = self.trainer.callback_metrics.get("val_loss")
         if val is not None and self.val_set is not None:
             row["val_loss"] = float(val)
@@ -346,44 +217,6 @@ class ChromaModule(pl.LightningModule):
 
                 extra = {"train": asdict(self.config), "reg": self.reg.to_dict(), "best": row}
                 save(self.model, self.run_dir, extra=extra)
-
-
-def save_state(run_dir: Path, module, config: TrainConfig, reg: Regularization, epoch: int, step: int) -> Path:
-    """Write ``RUN_DIR/checkpoint/state.safetensors`` + ``state.json`` (see the module docstring)."""
-    from safetensors.torch import save_file
-
-    folder = Path(run_dir) / "checkpoint"
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in module.model.state_dict().items()}
-    optimizer = module.optimizers()
-    optimizer = getattr(optimizer, "optimizer", optimizer)
-    opt_tensors, groups = optimizer_to_tensors(optimizer)
-    tensors.update(opt_tensors)
-    save_file(tensors, str(folder / ".state.safetensors.part"))
-    os.replace(folder / ".state.safetensors.part", folder / "state.safetensors")
-    doc = {
-        "epoch": epoch,
-        "step": step,
-        "seed": config.seed,
-        "model": module.model.config,
-        "train": asdict(config),
-        "reg": reg.to_dict(),
-        "param_groups": groups,
-        "history": module.history,
-    }
-    (folder / ".state.json.part").write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(folder / ".state.json.part", folder / "state.json")
-    return folder
-
-
-def read_state(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The resume state of ``run_dir``: (``state.json`` dict, tensors)."""
-    from safetensors.torch import load_file
-
-    folder = Path(run_dir) / "checkpoint"
-    if not (folder / "state.json").exists() or not (folder / "state.safetensors").exists():
-        raise ParameterError(f"{run_dir}: no checkpoint to resume from (expected {folder}/state.json and .safetensors)")
-    return json.loads((folder / "state.json").read_text()), load_file(str(folder / "state.safetensors"))
 
 
 def _sample_patches(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
@@ -450,8 +283,7 @@ def train(
                 f"{run_path}: the checkpoint was trained with a different model (checkpoint vs given: {diff}); "
                 "rebuild the model from checkpoint/state.json's 'model' section"
             )
-        model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        model.load_state_dict(model_state)
+        model.load_state_dict(model_weights(tensors))
         opt_state = optimizer_from_tensors(tensors, state["param_groups"])
         start_epoch, start_step, history = int(state["epoch"]), int(state["step"]), state["history"]
     else:
@@ -467,13 +299,17 @@ def train(
     summary: dict[str, Any] = {"epoch": start_epoch, "step": start_step, "history": history or [], "model": model}
     if remaining <= 0:
         return summary
+    scratch = None
+    if config.devices > 1 and run_path is None:
+        # spawned workers train copies and report back through the checkpoint: give them a folder
+        scratch = tempfile.TemporaryDirectory(prefix="dlmir-ddp-")
     module = ChromaModule(
         model,
         train_set,
         val_set,
         config,
         reg,
-        run_dir=run_path,
+        run_dir=run_path if scratch is None else Path(scratch.name),
         start_epoch=start_epoch,
         start_step=start_step,
         optimizer_state=opt_state,
@@ -488,7 +324,11 @@ def train(
     precision = config.precision or ("bf16-mixed" if cuda else "32-true")
     strategy: Any = "auto"
     if config.devices > 1:
-        strategy = "ddp" if cuda else pl.strategies.DDPStrategy(process_group_backend="gloo", start_method="spawn")
+        # GPUs: Lightning's default DDP launcher (re-runs the script per device, nccl); CPU: spawned
+        # workers with gloo, which also work from a notebook or a test, where re-running the script would not
+        strategy = (
+            TornDownDDPStrategy() if cuda else TornDownDDPStrategy(process_group_backend="gloo", start_method="spawn")
+        )
     trainer = pl.Trainer(
         max_epochs=remaining,
         accelerator="cpu" if (config.devices > 1 and not cuda) else config.accelerator,
@@ -502,6 +342,7 @@ def train(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         deterministic=False,
+        use_distributed_sampler=False,  # EpochSampler shards by rank itself (module docstring)
     )
     threads = torch.get_num_threads()
     n_params = sum(p.numel() for p in model.parameters())
@@ -511,13 +352,15 @@ def train(
         torch.set_num_threads(1)
     try:
         trainer.fit(module)
+        if config.devices > 1:
+            # spawned workers trained copies; take rank 0's last state back into this process
+            state, tensors = read_state(module.run_dir)
+            model.load_state_dict(model_weights(tensors))
+            module.history = state["history"]
     finally:
         torch.set_num_threads(threads)
-    if config.devices > 1 and run_path is not None:
-        # spawned workers trained copies; take rank 0's last state back into this process
-        state, tensors = read_state(run_path)
-        model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
-        module.history = state["history"]
+        if scratch is not None:
+            scratch.cleanup()
     last = module.history[-1] if module.history else {}
     summary.update(
         epoch=int(last.get("epoch", start_epoch)), step=int(last.get("step", start_step)), history=module.history
@@ -525,20 +368,4 @@ def train(
     return summary
 
 
-__all__ = [
-    "AUGMENTATIONS",
-    "EpochSampler",
-    "LOSSES",
-    "OneCycle",
-    "SCHEDULES",
-    "TrainConfig",
-    "chroma_loss",
-    "chroma_targets",
-    "ChromaModule",
-    "optimizer_from_tensors",
-    "optimizer_to_tensors",
-    "read_state",
-    "save_state",
-    "template_loss",
-    "train",
-]
+__all__ = ["ChromaModule", "EpochSampler", "TornDownDDPStrategy", "TrainConfig", "read_state", "train"]

@@ -25,7 +25,8 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from dlmir.errors import ParameterError
-from dlmir.train.module import TrainConfig, train
+from dlmir.train.config import TrainConfig
+from dlmir.train.module import train
 from dlmir.train.regularizers import Regularization
 
 
