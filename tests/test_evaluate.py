@@ -13,9 +13,10 @@ from dlmir.errors import AnnotationError
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FIXTURES = DATA / "mir_eval_chord"
-pytestmark = pytest.mark.skipif(not FIXTURES.exists(), reason=f"shared test data not found at {FIXTURES}")
+needs_fixtures = pytest.mark.skipif(not FIXTURES.exists(), reason=f"shared test data not found at {FIXTURES}")
 
 
+@needs_fixtures
 @pytest.mark.parametrize("n", range(10))
 def test_chord_files_match_mir_eval_fixtures(n):
     expected = json.loads((FIXTURES / f"output{n:02d}.json").read_text())
@@ -33,8 +34,12 @@ def test_chords_many_weights_by_duration():
 
 
 def test_missing_file(tmp_path):
+    est = tmp_path / "est.lab"
+    est.write_text("0.000\t1.000\tC:maj\n")
     with pytest.raises(AnnotationError, match="nope.lab"):
-        evaluate.chord_files(tmp_path / "nope.lab", FIXTURES / "est00.lab")
+        evaluate.chord_files(tmp_path / "nope.lab", est)
+    with pytest.raises(AnnotationError, match="nope.lab"):
+        evaluate.chord_files(est, tmp_path / "nope.lab")
 
 
 def test_markdown_table():

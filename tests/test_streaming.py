@@ -99,13 +99,13 @@ def test_learned_chroma_with_context_per_cqt_block(long_file: Path) -> None:
 def test_cli_chroma_streams_the_default_model(long_file: Path, tmp_path: Path) -> None:
     import dlmir.cli.chroma  # noqa: F401  (registers the command)
     from dlmir.cli.app import app
-    from dlmir.cli.chroma import model_input_frontend
     from dlmir.models import load as load_model
+    from dlmir.models import model_frontend
 
     result = CliRunner().invoke(app, ["chroma", str(long_file), "--out", str(tmp_path), "--block-seconds", "4"])
     assert result.exit_code == 0, result.output
     net = load_model("default")
-    want = _one_shot(model_input_frontend(net), long_file, head=net)
+    want = _one_shot(model_frontend(net), long_file, head=net)
     got = np.load(tmp_path / "long.npy")
     assert got.shape == want.shape == (12, want.shape[1])
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL)

@@ -9,7 +9,7 @@ decoder, so the comparison isolates the chroma:
    scores the constant ``no_chord_threshold``, so a frame is N when no chord correlates better,
    and a flat or silent frame (no variation across pitch classes) is N (:func:`correlations`, in torch
    and differentiable, so that a learned chroma can be trained through it: ``loss='template'`` in
-   :mod:`dlmir.train.module`);
+   :mod:`dlmir.train.losses`);
 2. turn scores into per-frame class probabilities ``softmax(beta * score)``;
 3. smooth: ``'viterbi'`` runs a self-transition-biased HMM
    (:func:`librosa.sequence.viterbi_discriminative` with :func:`librosa.sequence.transition_loop`),

@@ -9,24 +9,6 @@ import typer
 from dlmir.cli.app import app
 
 
-def model_input_frontend(net: object):
-    """The front end a loaded model reads: ``net.frontend`` when set, else a CQT built from ``frontend_config``."""
-    fe = getattr(net, "frontend", None)
-    if fe is not None:
-        return fe
-    from dlmir.frontends.cqt import CQT
-
-    config = dict(getattr(net, "frontend_config", None) or {"frontend": "CQT", "fmin": 32.70319566257483})
-    config.setdefault("n_bins", 192)
-    config.setdefault("bins_per_octave", 24)
-    name = config.pop("frontend", "CQT")
-    if name != "CQT":
-        from dlmir.errors import ParameterError
-
-        raise ParameterError(f"the model's front end {name!r} has no builder here; load it with dlmir.models.load")
-    return CQT(**config)
-
-
 @app.command("chroma")
 def chroma_cmd(
     audio: list[Path] = typer.Argument(..., help="Audio files."),
@@ -46,11 +28,11 @@ def chroma_cmd(
 
     from dlmir.errors import DlmirError
     from dlmir.frontends.streaming import write_frames
-    from dlmir.models import load
+    from dlmir.models import load, model_frontend
 
     try:
         net = load(model)
-        fe = model_input_frontend(net)
+        fe = model_frontend(net)
     except DlmirError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

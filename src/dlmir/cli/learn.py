@@ -2,7 +2,7 @@
 ``plot weights`` / ``chromagram`` / ``curves`` (``dlmir chroma`` lives in :mod:`dlmir.cli.chroma`).
 
 Thin: every command parses its options and calls the library (:mod:`dlmir.train`, :mod:`dlmir.evaluate`,
-:mod:`dlmir.plots`, :mod:`dlmir.models`).
+:mod:`dlmir.display`, :mod:`dlmir.models`).
 """
 
 from __future__ import annotations

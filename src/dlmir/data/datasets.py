@@ -189,8 +189,8 @@ class ChordDataset(Dataset):
     context : frames on either side of the centre frame in each patch.
     vocabulary : ``"full"`` (157 classes) or ``"majmin"`` (25), or a :class:`ChordVocabulary`.
     transform : optional callable applied to each item tuple ``(patch, index, template)``, returning one.
-    cache : ``True``: store features on disk under ``root/features/<cache_key>/`` and reuse them; a folder:
-        store them under ``<folder>/<cache_key>/`` instead (for read-only datasets); ``False``: compute them in
+    cache : ``True``: store features on disk under ``root/features/<feature_key>/`` and reuse them; a folder:
+        store them under ``<folder>/<feature_key>/`` instead (for read-only datasets); ``False``: compute them in
         memory.
     progress : show a progress bar while computing features.
     frame_step : serve every ``frame_step``-th valid frame of each track (1: all).

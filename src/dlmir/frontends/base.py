@@ -35,7 +35,8 @@ class FrontEnd(Cascade):
         return int(self.config["hop_length"])
 
     def cache_key(self) -> str:
-        """A short hash of the front end's name and parameters, for on-disk feature caches."""
+        """A short hash of the front end's name and configuration (not its tensors; the feature cache keys its
+        folders by :func:`dlmir.data.cache.feature_key`, which adds them)."""
         blob = json.dumps(self.config, sort_keys=True, default=str).encode()
         return hashlib.sha1(blob).hexdigest()[:16]
 
