@@ -20,12 +20,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
 IMG = ROOT / "docs" / "img"
+REAL_RECORDING = ROOT.parent / "shared" / "data" / "real-music" / "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
 DLMIR = [str(Path(sys.executable).parent / "dlmir")]
 
 COMMON = ["--augment", "rotate", "--frame-step", "3", "--epochs", "8"]
@@ -123,20 +125,22 @@ def table(rows: list[tuple[str, dict[str, str]]], metrics: tuple[str, ...]) -> s
 
 
 def figures(runs_dir: Path) -> None:
+    """The README's figures: weights at start and end, training curves, designed vs learned chromagrams."""
     IMG.mkdir(parents=True, exist_ok=True)
-    for name, png in (
-        ("one-layer-template", "weights-one-layer-template.png"),
-        ("deep-template", "weights-deep-template.png"),
-    ):
+    for name in ("one-layer-template", "deep-template"):
         if (runs_dir / name / "model.safetensors").exists():
-            subprocess.run(
-                [*DLMIR, "plot", "weights", str(runs_dir / name), "--out", str(IMG / png)], check=True, cwd=ROOT
-            )
+            png = IMG / f"weights-{name}.png"
+            subprocess.run([*DLMIR, "plot", "weights", str(runs_dir / name), "--out", str(png)], check=True, cwd=ROOT)
     curves = [str(runs_dir / n) for n in ("one-layer-template", "deep-template") if (runs_dir / n).exists()]
     if curves:
-        subprocess.run(
-            [*DLMIR, "plot", "curves", *curves, "--out", str(IMG / "curves-template.png")], check=True, cwd=ROOT
-        )
+        png = IMG / "curves-template.png"
+        subprocess.run([*DLMIR, "plot", "curves", *curves, "--out", str(png)], check=True, cwd=ROOT)
+    with tempfile.TemporaryDirectory() as tmp:  # the demo draws designed vs learned (shipped) chroma
+        subprocess.run([*DLMIR, "demo", "--out", tmp], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        shutil.copy2(Path(tmp) / "chroma_designed_vs_learned.png", IMG / "demo-chroma-designed-vs-learned.png")
+    if REAL_RECORDING.exists():
+        cmd = [*DLMIR, "plot", "chromagram", str(REAL_RECORDING), "--duration", "20", "--out"]
+        subprocess.run([*cmd, str(IMG / "chromagram-lets-go-fishin.png")], check=True, cwd=ROOT)
 
 
 def main() -> None:
@@ -177,12 +181,12 @@ def main() -> None:
     ]
     (RESULTS / "learned_chroma.md").write_text("\n".join(text))
     print("\n".join(text))
-    figures(args.runs_dir)
     if args.ship:
         target = ROOT / "src" / "dlmir" / "assets" / "learned_chroma"
         for f in ("config.json", "model.safetensors"):
             shutil.copy2(args.runs_dir / SHIPPED / f, target / f)
         print(f"shipped {args.runs_dir / SHIPPED} -> {target}")
+    figures(args.runs_dir)
 
 
 if __name__ == "__main__":
