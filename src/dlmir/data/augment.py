@@ -136,30 +136,39 @@ def add_noise(y: np.ndarray, snr_db: float, *, noise: np.ndarray | None = None, 
     return (y + gain * noise).astype(np.float32)
 
 
-def mp3_roundtrip(y: np.ndarray, sr: int, *, quality: float = 0.5) -> np.ndarray:
-    """Encode ``y`` (``(samples,)``) to MP3 and decode it, in memory; returns float32 ``(samples,)``.
+def codec_roundtrip(y: np.ndarray, sr: int, *, format: str = "MP3", quality: float = 0.5) -> np.ndarray:
+    """Encode ``y`` (``(samples,)``) with a lossy codec and decode it, in memory; returns float32 ``(samples,)``.
 
-    ``quality`` is libsndfile's ``compression_level`` in ``[0, 1)``: 0 is the highest bitrate, values
-    near 1 the lowest (measured at 22050 Hz on noise: about 69 kbit/s at 0, 35 at 0.6, 25 at 0.95).
-    Needs a libsndfile with MP3 support (soundfile >= 0.12 wheels bundle one).
+    ``format`` is ``"MP3"`` or ``"OGG"`` (Vorbis), both through soundfile's bundled libsndfile (>= 0.12 wheels).
+    ``quality`` is libsndfile's ``compression_level`` in ``[0, 1)``: 0 is the highest bitrate, values near 1 the
+    lowest (measured at 22050 Hz on noise: MP3 about 69 kbit/s at 0, 35 at 0.6, 25 at 0.95). The decoded signal
+    is mixed to mono and cut or zero-padded to ``len(y)`` samples, so labels stay aligned.
     """
     import soundfile as sf
 
+    codecs = {"MP3": {"format": "MP3"}, "OGG": {"format": "OGG", "subtype": "VORBIS"}}
+    if format not in codecs:
+        raise ParameterError(f"format must be one of {sorted(codecs)}, got {format!r}")
     if not 0.0 <= quality < 1.0:
-        raise ParameterError(f"quality (MP3 compression level) must be in [0, 1), got {quality}")
+        raise ParameterError(f"quality ({format} compression level) must be in [0, 1), got {quality}")
     buffer = io.BytesIO()
     try:
-        sf.write(buffer, np.asarray(y, dtype=np.float32), int(sr), format="MP3", compression_level=quality)
+        sf.write(buffer, np.asarray(y, dtype=np.float32), int(sr), compression_level=quality, **codecs[format])
         buffer.seek(0)
         decoded, _ = sf.read(buffer, dtype="float32")
     except (sf.LibsndfileError, TypeError, RuntimeError) as exc:
-        raise AudioError(f"MP3 round trip failed at sr={sr} Hz ({exc}); MP3 needs sr in 8000..48000") from exc
+        raise AudioError(f"{format} round trip failed at sr={sr} Hz ({exc}); MP3 needs sr in 8000..48000") from exc
     if decoded.ndim > 1:
         decoded = decoded.mean(axis=1)
     n = len(y)
     if len(decoded) < n:
         decoded = np.pad(decoded, (0, n - len(decoded)))
     return decoded[:n].astype(np.float32)
+
+
+def mp3_roundtrip(y: np.ndarray, sr: int, *, quality: float = 0.5) -> np.ndarray:
+    """MP3 encode + decode in memory: :func:`codec_roundtrip` with ``format="MP3"``."""
+    return codec_roundtrip(y, sr, format="MP3", quality=quality)
 
 
 AUDIO_AUGMENTATIONS = ("noise", "codec")
@@ -189,6 +198,7 @@ __all__ = [
     "AUDIO_AUGMENTATIONS",
     "add_noise",
     "augment_audio",
+    "codec_roundtrip",
     "mp3_roundtrip",
     "random_semitones",
     "rotate",
