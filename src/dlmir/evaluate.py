@@ -186,61 +186,128 @@ def chroma_table(
 
     Returns one row per variant: ``{"variant": name, "items": n, <metric>: score in [0, 1], ...}``.
     """
+    from dlmir.chords.decode import decode, vocabulary_templates
+    from dlmir.data.cache import frontend_sr
+    from dlmir.data.frames import frame_templates
+    from dlmir.frontends.presets import chord_frontend
+    from dlmir.models.io import model_frontend
+
+    templates, labels = vocabulary_templates(vocabulary)
+    base = chord_frontend() if frontend is None else frontend
+    fronts = {name: model_frontend(variant, base) for name, variant in variants.items()}  # type: ignore[arg-type]
+
+    def estimate(name: str, cqt: np.ndarray, fe: FrontEnd, ref_i: np.ndarray, ref_l: list[str], duration: float):
+        sr, hop = frontend_sr(fe), fe.hop_length
+        variant = variants[name]
+        if isinstance(variant, str) and variant == REFERENCE:
+            frames, _ = frame_templates(ref_i, ref_l, cqt.shape[1], sr=sr, hop_length=hop)
+            chroma = frames.T.astype(np.float64)
+        else:
+            chroma = chroma_of(variant, cqt, frontend=fe)
+        return decode(
+            chroma, sr=sr, hop_length=hop, templates=templates, labels=labels, method=method, duration=duration
+        )
+
+    return _score_tracks(
+        dataset, fronts, estimate, split=split, metrics=metrics, max_items=max_items, progress=progress, key="variant"
+    )
+
+
+def _score_tracks(
+    dataset: str | os.PathLike[str],
+    fronts: dict[str, FrontEnd],
+    estimate,
+    *,
+    split: str | None,
+    metrics: tuple[str, ...],
+    max_items: int | None,
+    progress: bool,
+    key: str,
+) -> list[dict[str, object]]:
+    """The per-track loop shared by :func:`chroma_table` and :func:`chord_table`.
+
+    For each labelled track of ``dataset`` (:func:`dlmir.data.datasets.chord_tracks`): read the reference, load the
+    audio once per sampling rate and compute each distinct front end's features once, then call
+    ``estimate(name, features (n_bins, frames), front end, ref_intervals, ref_labels, duration_s)`` ->
+    ``(est_intervals, est_labels)`` for each entry of ``fronts``. Returns one row per entry:
+    ``{key: name, "items": n, <metric>: duration-weighted score}`` (:func:`chords_many`).
+    """
     from tqdm import tqdm
 
     from dlmir.annotations import read_annotation
-    from dlmir.chords.decode import decode, vocabulary_templates
     from dlmir.data.cache import frontend_sr
     from dlmir.data.datasets import chord_tracks
-    from dlmir.data.frames import frame_templates
     from dlmir.frontends import extract
-    from dlmir.frontends.presets import chord_frontend
     from dlmir.io import load
-    from dlmir.models.io import model_frontend
 
     tracks = chord_tracks(dataset, split)[:max_items]
     if not tracks:
         raise ParameterError(f"{dataset}: no labelled items" + (f" in split {split!r}" if split else ""))
-    templates, labels = vocabulary_templates(vocabulary)
-    base = chord_frontend() if frontend is None else frontend
-    fronts = {name: model_frontend(variant, base) for name, variant in variants.items()}  # type: ignore[arg-type]
-    pairs: dict[str, list] = {name: [] for name in variants}
+    pairs: dict[str, list] = {name: [] for name in fronts}
     for track in tqdm(tracks, desc=f"evaluate {split or dataset}", unit="item", disable=not progress):
         ref_i, ref_l = read_annotation(track.annotation)
         audio: dict[float, np.ndarray] = {}  # per sampling rate
         features: dict[str, np.ndarray] = {}  # per front end (cache key)
-        for name, variant in variants.items():
-            fe = fronts[name]
-            sr, hop = frontend_sr(fe), fe.hop_length
+        for name, fe in fronts.items():
+            sr = frontend_sr(fe)
             if sr not in audio:
                 audio[sr] = load(track.audio, sr=sr)[0]
             if fe.cache_key() not in features:
                 features[fe.cache_key()] = extract(fe, audio[sr])
-            cqt = features[fe.cache_key()]
-            if isinstance(variant, str) and variant == REFERENCE:
-                frames, _ = frame_templates(ref_i, ref_l, cqt.shape[1], sr=sr, hop_length=hop)
-                chroma = frames.T.astype(np.float64)
-            else:
-                chroma = chroma_of(variant, cqt, frontend=fe)
-            est_i, est_l = decode(
-                chroma,
-                sr=sr,
-                hop_length=hop,
-                templates=templates,
-                labels=labels,
-                method=method,
-                duration=len(audio[sr]) / sr,
-            )
+            est_i, est_l = estimate(name, features[fe.cache_key()], fe, ref_i, ref_l, len(audio[sr]) / sr)
             pairs[name].append((ref_i, ref_l, est_i, est_l))
-    table = []
-    for name in variants:
-        scores = chords_many(pairs[name], metrics=metrics)
-        table.append({"variant": name, "items": len(tracks), **scores})
-    return table
+    return [{key: name, "items": len(tracks), **chords_many(pairs[name], metrics=metrics)} for name in fronts]
+
+
+CHORD_TABLE_METRICS = ("root", "majmin", "mirex", "thirds", "triads", "sevenths", "tetrads")
+"""The scores :func:`chord_table` reports (mir_eval's names)."""
+
+
+def chord_table(
+    dataset: str | os.PathLike[str],
+    models: dict[str, object],
+    *,
+    split: str | None = "test",
+    vocabulary: str = "full",
+    method: str = "viterbi",
+    metrics: tuple[str, ...] = CHORD_TABLE_METRICS,
+    max_items: int | None = None,
+    progress: bool = False,
+) -> list[dict[str, object]]:
+    """Chord recognition scores of several chord recognisers on the same audio, in one run.
+
+    ``models`` maps a row name to anything :class:`dlmir.chords.recognition.ChordRecognizer` takes: ``'designed'``
+    (designed chroma + templates), ``'default'`` (the shipped learned chroma + templates), a saved model folder, or
+    a loaded chroma or chord model (``frame_log_probs``); or to a built ``ChordRecognizer``. Every entry reads its
+    own front end's features and goes through the same decoder (frame posteriors -> ``method`` smoothing over the
+    ``vocabulary``). Items are :func:`dlmir.data.datasets.chord_tracks` of ``dataset``: a dlmir dataset's
+    ``split``, or any folder of audio + ``.lab``/``.jams`` of the same stem with ``split=None``.
+
+    Returns one row per model: ``{"model": name, "items": n, <metric>: score in [0, 1], ...}``, each score
+    duration-weighted over files (:func:`chords_many`; ``metrics`` are :func:`mir_eval.chord.evaluate`'s names).
+    """
+    from dlmir.chords.recognition import ChordRecognizer
+
+    recs = {
+        name: m if isinstance(m, ChordRecognizer) else ChordRecognizer(m, vocabulary=vocabulary, method=method)
+        for name, m in models.items()
+    }
+    if not recs:
+        raise ParameterError("chord_table needs at least one model")
+
+    def estimate(name: str, cqt: np.ndarray, fe: FrontEnd, ref_i: np.ndarray, ref_l: list[str], duration: float):
+        rec = recs[name]
+        return rec.segments(rec.log_probs(cqt), duration=duration)
+
+    fronts = {name: rec.frontend for name, rec in recs.items()}
+    return _score_tracks(
+        dataset, fronts, estimate, split=split, metrics=metrics, max_items=max_items, progress=progress, key="model"
+    )
 
 
 __all__ = [
     "CHORD_METRICS",
+    "CHORD_TABLE_METRICS",
     "DESIGNED",
     "REFERENCE",
     "chroma_of",
@@ -248,6 +315,7 @@ __all__ = [
     "chroma_table",
     "beats",
     "chord_files",
+    "chord_table",
     "chords",
     "chords_many",
     "markdown_table",

@@ -10,7 +10,7 @@ import importlib
 
 from dlmir.cli.app import app
 
-_COMMAND_MODULES = ["demo", "features", "data_build", "data_inspect", "learn", "chroma"]
+_COMMAND_MODULES = ["demo", "features", "data_build", "data_inspect", "learn", "chroma", "chords"]
 
 
 def main() -> None:
