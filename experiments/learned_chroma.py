@@ -87,11 +87,11 @@ def train_all(dataset: Path, runs_dir: Path, only: set[str] | None) -> list[dict
             print(f"{name}: done already ({run})", flush=True)
             continue
         cmd = [*DLMIR, "train", "chroma", str(dataset), "--out", str(run), *options]
-        print(f"{name}: {' '.join(cmd[2:])}", flush=True)
+        print(f"{name}: dlmir {' '.join(cmd[len(DLMIR) :])}", flush=True)
         wall, rss = run_measured(cmd, runs_dir / f"{name}.log")
-        timing[name] = {"run": name, "wall_s": f"{wall:.0f}", "peak_rss_mb": f"{rss:.0f}", "command": " ".join(cmd[2:])}
+        timing[name] = {"run": name, "wall_s": f"{wall:.0f}", "peak_rss_mb": f"{rss:.0f}"}
         with timing_file.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["run", "wall_s", "peak_rss_mb", "command"])
+            writer = csv.DictWriter(fh, fieldnames=["run", "wall_s", "peak_rss_mb"], extrasaction="ignore")
             writer.writeheader()
             writer.writerows(timing.values())
         print(f"{name}: {wall:.0f} s, peak RSS {rss:.0f} MB", flush=True)
@@ -158,6 +158,7 @@ def main() -> None:
     deep = [r for r in runs if r.name in ("deep-template", SHIPPED)]
     majmin = relabel(evaluate(args.dataset, deep, "majmin", RESULTS / "learned_chroma_majmin"))
     items = full[0][1]["items"] if full else "?"
+    options = {name: " ".join(opts) for name, _, opts in VARIANTS}
     text = [
         "# Learned chroma on the held-out split",
         "",
@@ -174,9 +175,9 @@ def main() -> None:
         "",
         "## Training runs (2-core CPU; wall time and peak RSS of each `dlmir train chroma` process)",
         "",
-        "| run | wall time (s) | peak RSS (MB) | command |",
+        "| run | wall time (s) | peak RSS (MB) | `dlmir train chroma DATASET --out RUN` options |",
         "| --- | --- | --- | --- |",
-        *[f"| {t['run']} | {t['wall_s']} | {t['peak_rss_mb']} | `dlmir {t['command']}` |" for t in timing],
+        *[f"| {t['run']} | {t['wall_s']} | {t['peak_rss_mb']} | `{options[t['run']]}` |" for t in timing],
         "",
     ]
     (RESULTS / "learned_chroma.md").write_text("\n".join(text))
