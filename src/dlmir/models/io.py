@@ -116,7 +116,9 @@ def save(
     doc = {
         "model": config,
         "frontend": fe_config,
-        "vocabulary": "pitch-class (12, C..B)",
+        "vocabulary": f"chords ({config['vocabulary']}, dlmir.chords.ChordVocabulary order)"
+        if "vocabulary" in config
+        else "pitch-class (12, C..B)",
         "dlmir_version": _version(),
         "extra": extra or {},
     }
@@ -138,9 +140,11 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def build(config: dict[str, Any]) -> nn.Module:
     """Construct an untrained model from the ``"model"`` section of a config."""
+    from dlmir.models.chords import ChordNet
     from dlmir.models.chroma import LearnedChroma
+    from dlmir.models.fretboard import FretboardNet
 
-    kinds = {"LearnedChroma": LearnedChroma}
+    kinds = {"LearnedChroma": LearnedChroma, "FretboardNet": FretboardNet, "ChordNet": ChordNet}
     params = dict(config)
     kind = params.pop("model", None)
     if kind not in kinds:
