@@ -185,3 +185,23 @@ def test_template_model_rejects_unknown_variant():
         TemplateChordModel("octaves")
     with pytest.raises(ParameterError, match="vocabulary"):
         ChordRecognizer("default", vocabulary="jazz")
+
+
+def test_fretboard_net_streams_in_blocks_with_its_own_context(example):
+    from dlmir.models.fretboard import FretboardNet
+    from dlmir.models.io import set_frontend
+
+    torch.manual_seed(0)
+    net = set_frontend(FretboardNet(), chord_frontend()).eval()
+    left, right = net.streaming_context(CHORD_CQT["hop_length"])
+    assert left > 0 and right > 0  # its context frames, not the whole CQT
+    y, sr, _ = example
+    rec = ChordRecognizer(net)
+    with torch.inference_mode():
+        cqt = chord_frontend()(torch.from_numpy(y))[0].numpy()
+    whole = rec.log_probs(cqt)
+    assert whole.shape == (157, cqt.shape[1])
+    streamed = rec.analyze_file(example_audio(), block_seconds=2.0)
+    one_shot = rec.analyze(y, sr)
+    assert streamed.labels == one_shot.labels
+    np.testing.assert_allclose(streamed.intervals, one_shot.intervals, rtol=0, atol=1e-3)

@@ -214,6 +214,12 @@ def _model_labels(model: nn.Module) -> list[str]:
 
 
 def _module_context(module: nn.Module, hop_length: int) -> tuple[int, int]:
+    """Samples of context ``(left, right)`` a model needs each side of a block: its own ``streaming_context`` hook
+    when it has one (e.g. :class:`~dlmir.models.fretboard.FretboardNet`), else derived from its stages."""
+    hook = getattr(module, "streaming_context", None)
+    if callable(hook):
+        left, right = hook(hop_length)
+        return int(left), int(right)
     from dlmir.frontends.streaming import _cascade_context
 
     left, right, _ = _cascade_context(module, hop_length)
@@ -429,10 +435,6 @@ class _Head(nn.Module):
         return torch.cat([lp, frame_frets(self.model, cqt).to(lp.dtype)], dim=1)
 
     def streaming_context(self, hop_length: int) -> tuple[int, int]:
-        hook = getattr(self.model, "streaming_context", None)
-        if callable(hook):
-            left, right = hook(hop_length)
-            return int(left), int(right)
         return _module_context(self.model, hop_length)
 
 
