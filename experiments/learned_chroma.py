@@ -39,8 +39,6 @@ VARIANTS: list[tuple[str, str, list[str]]] = [
     # (run name, README row, training options)
     ("deep-template", "**learned, deep (2 x 512 hidden, 15 frames of context either side, template loss)**",
      [*DEEP, "--loss", "template", *COMMON]),
-    ("deep-bce", "learned, deep (the same network, sigmoid + BCE on the chord's pitch classes)",
-     [*DEEP, "--loss", "bce", *COMMON]),
     ("two-layer-256-ctx3", "learned, 2 layers (256 hidden, PCA start, 3 frames of context, MSE)",
      ["--layers", "2", "--hidden", "256", "--hidden-init", "pca", "--context", "3", "--patience", "3", *COMMON]),
     ("two-layer-128", "learned, 2 layers (128 hidden, PCA start, MSE)",
