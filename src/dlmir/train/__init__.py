@@ -2,7 +2,8 @@
 
 Modules: ``config`` (:class:`TrainConfig`), ``losses`` (targets and losses), ``schedules``
 (learning-rate schedules), ``checkpoint`` (safetensors + JSON resume state), ``regularizers``,
-``module`` (the LightningModule and :func:`train`), ``search`` (random search).
+``base`` (the loop every run shares), ``module`` (learned chroma: the LightningModule and :func:`train`),
+``chords`` (chord models: :func:`train_chords`), ``search`` (random search).
 
 Attributes are imported lazily, so that importing one of them does not pay for importing them all
 (Lightning, optuna). Training data comes from :mod:`dlmir.data` (the same pipeline inference uses).
@@ -27,6 +28,9 @@ _EXPORTS = {
     "read_state": "dlmir.train.checkpoint",
     "save_state": "dlmir.train.checkpoint",
     "train": "dlmir.train.module",
+    "ChordTrainConfig": "dlmir.train.chords",
+    "ExcerptDataset": "dlmir.train.chords",
+    "train_chords": "dlmir.train.chords",
     "random_search": "dlmir.train.search",
 }
 

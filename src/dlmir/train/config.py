@@ -58,8 +58,7 @@ class TrainConfig:
             raise ParameterError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
             raise ParameterError(f"lr (learning rate) must be > 0, got {self.lr}")
-        if self.loss not in LOSSES:
-            raise ParameterError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        self._check_loss()
         if self.devices < 1:
             raise ParameterError(f"devices must be >= 1, got {self.devices}")
         if self.schedule not in SCHEDULES:
@@ -67,6 +66,11 @@ class TrainConfig:
         bad = [a for a in self.augment if a not in AUGMENTATIONS]
         if bad:
             raise ParameterError(f"unknown augmentation(s) {bad}; choose from {AUGMENTATIONS}")
+
+    def _check_loss(self) -> None:
+        """Raise unless :attr:`loss` is one this run's models train with (subclasses check their own)."""
+        if self.loss not in LOSSES:
+            raise ParameterError(f"loss must be one of {LOSSES}, got {self.loss!r}")
 
 
 __all__ = ["AUGMENTATIONS", "TrainConfig"]

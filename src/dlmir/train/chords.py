@@ -1,0 +1,391 @@
+"""Training chord models: :class:`~dlmir.models.chords.ChordNet` on excerpts, :class:`~dlmir.models.fretboard.
+FretboardNet` on frame patches (or on excerpts, cut into patches on the fly).
+
+Data, two kinds of item (the batch decides which):
+
+- **excerpts** ``(cqt, classes)``: ``cqt`` float32 ``(n_bins, frames)`` CQT magnitude, ``classes`` int64
+  ``(frames,)`` class indices of the model's vocabulary (-1: ignore the frame). :class:`ExcerptDataset` cuts them
+  from a dlmir dataset folder; ``dlmir.data.render_stream.RenderStream`` (an ``IterableDataset``) renders them on
+  the fly, and an epoch is then ``config.steps_per_epoch`` batches. ChordNet trains on these only.
+- **patches** ``(patch, class_index, template)`` as :class:`~dlmir.data.datasets.ChordDataset` yields them
+  (``patch`` ``(1, 2 c + 1, n_bins)``): FretboardNet's native input. Given excerpts instead, FretboardNet is
+  trained on the patches centred on every ``config.frame_step``-th labelled frame of each excerpt.
+
+The loop is :class:`dlmir.train.base.TrainModule`'s, as for learned chroma: the same checkpoint files
+(``RUN_DIR/checkpoint/state.safetensors`` + ``state.json``, exact resume), the best model by validation loss in
+``RUN_DIR`` (``config.json`` with the front end + ``model.safetensors``, read by :func:`dlmir.models.load` and
+:class:`dlmir.chords.recognition.ChordRecognizer`), early stopping, constant or one-cycle learning rate. Each
+epoch's history row has ``train_loss``, ``val_loss`` and ``val_accuracy`` (frame accuracy: arg-max class equal
+to the target over the frames not marked -1; mean over ranks with ``devices > 1``).
+
+Speed: the GRU of ChordNet is many small matrix products, and on a busy CPU one intra-op thread is much faster
+than several, so training on CPU uses ``config.threads`` threads (default 1). Measured on this 2-core CPU under a
+load of 4-6 (forward + backward + AdamW, default models): ChordNet, batch 8 x 12 s (517 frames): 0.27 steps/s =
+1,100 frames/s with 1 thread, 0.075 steps/s = 310 frames/s with 2; FretboardNet, batch 256 patches of 21 frames:
+0.53 steps/s = 137 frames/s with 1 thread, 0.45 steps/s = 115 frames/s with 2.
+
+On CUDA (``accelerator='auto'``) the models train in ``bf16-mixed`` unless ``config.precision`` says otherwise
+(e.g. ``'32-true'``); the losses are computed in float32.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+
+from dlmir.errors import ParameterError
+from dlmir.train.base import TrainModule, fit, is_iterable, resume_state
+from dlmir.train.config import TrainConfig
+from dlmir.train.regularizers import Regularization
+
+__all__ = [
+    "CHORD_AUGMENTATIONS",
+    "CHORD_LOSSES",
+    "ChordModule",
+    "ChordTrainConfig",
+    "ExcerptDataset",
+    "frame_accuracy",
+    "patches_from_excerpts",
+    "rotate_batch",
+    "train_chords",
+]
+
+CHORD_LOSSES: dict[str, tuple[str, ...]] = {
+    "ChordNet": ("structured", "chord"),
+    "FretboardNet": ("mse", "ce", "mse+ce"),
+}
+"""Losses per model class: ChordNet ``'structured'`` (every head, :data:`~dlmir.models.chords.HEAD_WEIGHTS`) or
+``'chord'`` (the chord head only); FretboardNet's :meth:`~dlmir.models.fretboard.FretboardNet.loss` kinds."""
+
+CHORD_AUGMENTATIONS = ("rotate",)
+
+
+@dataclass
+class ChordTrainConfig(TrainConfig):
+    """:class:`~dlmir.train.config.TrainConfig` for chord models (see it for the shared fields).
+
+    Attributes
+    ----------
+    loss : ``'auto'`` (ChordNet ``'structured'``, FretboardNet ``'mse'``) or one of :data:`CHORD_LOSSES`.
+    batch_size : excerpts (ChordNet) or patches (FretboardNet on patches) per step.
+    steps_per_epoch : batches per epoch; required for a stream (``IterableDataset``), optional otherwise
+        (``None``: the whole dataset).
+    frame_step : FretboardNet on excerpts: train on every ``frame_step``-th labelled frame of each excerpt.
+    threads : intra-op threads on CPU while training (``None``: leave torch's setting). Default 1: on a busy 2-core
+        CPU one thread trained ChordNet 3.6x and FretboardNet 1.2x faster than two (module docstring).
+    augment : ``['rotate']`` transposes every item by a random whole number of semitones (up to
+        ``max_semitones``; the CQT shifts with zero fill, the chord classes rotate, ``N`` stays).
+    data : how the data was made (dataset folder or stream, excerpt length, production, ...), recorded with the
+        run so that a resume rebuilds the same data (the CLI fills it).
+    """
+
+    batch_size: int = 16
+    lr: float = 1e-3
+    loss: str = "auto"
+    steps_per_epoch: int | None = None
+    frame_step: int = 1
+    threads: int | None = 1
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ParameterError(
+                f"steps_per_epoch must be >= 1 (or None: the whole dataset), got {self.steps_per_epoch}"
+            )
+        if self.frame_step < 1:
+            raise ParameterError(f"frame_step must be >= 1 frame, got {self.frame_step}")
+        if self.threads is not None and self.threads < 1:
+            raise ParameterError(f"threads must be >= 1 (or None: torch's default), got {self.threads}")
+        bad = [a for a in self.augment if a not in CHORD_AUGMENTATIONS]
+        if bad:
+            raise ParameterError(f"chord models augment on the fly with {CHORD_AUGMENTATIONS} only; got {bad}")
+
+    def _check_loss(self) -> None:
+        known = {k for kinds in CHORD_LOSSES.values() for k in kinds}
+        if self.loss != "auto" and self.loss not in known:
+            raise ParameterError(f"loss must be 'auto' or one of {CHORD_LOSSES}, got {self.loss!r}")
+
+    def loss_for(self, model: torch.nn.Module) -> str:
+        """The loss ``model`` trains with (``'auto'`` resolved), or raise if it does not fit the model."""
+        kind = type(model).__name__
+        if kind not in CHORD_LOSSES:
+            raise ParameterError(f"chord training knows {sorted(CHORD_LOSSES)}, not {kind}")
+        if self.loss == "auto":
+            return CHORD_LOSSES[kind][0]
+        if self.loss not in CHORD_LOSSES[kind]:
+            raise ParameterError(f"{kind} trains with loss {CHORD_LOSSES[kind]}, not {self.loss!r}")
+        return self.loss
+
+
+# -- data ---------------------------------------------------------------------------------------------
+class ExcerptDataset(Dataset):
+    """Fixed-length excerpts ``(cqt (n_bins, frames) float32, classes (frames,) int64)`` of whole tracks.
+
+    Parameters
+    ----------
+    tracks : per track, ``(features (n_bins, n_frames), classes (n_frames,))`` (-1: frames to ignore).
+    frames : frames per excerpt (``excerpt_seconds * sr / hop_length``).
+    jitter : shift each track's grid of excerpts by a random offset every epoch (:meth:`set_epoch`; the offset
+        comes from ``seed``, the epoch and the track), so training sees other cuts each epoch. ``False``: the
+        excerpts start at frames ``0, frames, 2 frames, ...`` (validation).
+    seed : seed of the offsets.
+
+    A track gives ``ceil(n_frames / frames)`` excerpts; the last one (or a track shorter than ``frames``) is
+    padded with zeros and class -1; with jitter, the excerpts at the ends are moved inside the track instead.
+    """
+
+    def __init__(
+        self, tracks: Iterable[tuple[np.ndarray, np.ndarray]], *, frames: int, jitter: bool = False, seed: int = 0
+    ) -> None:
+        if frames < 1:
+            raise ParameterError(f"frames per excerpt must be >= 1, got {frames}")
+        self.frames, self.jitter, self.seed, self.epoch = int(frames), bool(jitter), int(seed), 0
+        self._features: list[np.ndarray] = []
+        self._classes: list[np.ndarray] = []
+        index: list[tuple[int, int]] = []
+        for t, (features, classes) in enumerate(tracks):
+            features = np.asarray(features, dtype=np.float32)
+            classes = np.asarray(classes, dtype=np.int64)
+            if features.ndim != 2 or classes.shape != (features.shape[1],):
+                raise ParameterError(
+                    f"track {t}: features must be (n_bins, n_frames) and classes (n_frames,); got "
+                    f"{features.shape} and {classes.shape}"
+                )
+            self._features.append(features)
+            self._classes.append(classes)
+            index += [(t, k) for k in range(max(1, math.ceil(features.shape[1] / self.frames)))]
+        if not index:
+            raise ParameterError("no tracks to cut excerpts from")
+        self._index = index
+
+    @classmethod
+    def from_folder(
+        cls,
+        root: str | os.PathLike[str],
+        split: str | None,
+        *,
+        seconds: float = 12.0,
+        frontend=None,
+        vocabulary: str = "full",
+        jitter: bool = False,
+        seed: int = 0,
+        max_items: int | None = None,
+        progress: bool = False,
+    ) -> ExcerptDataset:
+        """Excerpts of ``seconds`` from one split of a dlmir dataset (or any folder of audio + ``.lab``/``.jams``,
+        ``split=None``); features come from :class:`~dlmir.data.datasets.ChordDataset` (cached on disk, the chord
+        CQT unless ``frontend`` is given) and the classes from :func:`dlmir.data.frames.frame_targets`. The
+        dataset keeps the front end as :attr:`frontend`."""
+        from dlmir.data.cache import frontend_sr
+        from dlmir.data.datasets import ChordDataset
+        from dlmir.data.frames import frame_targets
+
+        kw: dict[str, Any] = dict(split=split, frontend=frontend, vocabulary=vocabulary, max_items=max_items)
+        try:
+            frames = ChordDataset(root, cache=True, progress=progress, **kw)
+        except OSError:  # read-only dataset folder: features in memory
+            frames = ChordDataset(root, cache=False, progress=progress, **kw)
+        sr, hop = frontend_sr(frames.frontend), frames.frontend.hop_length
+        tracks = []
+        for _id, features, intervals, labels in frames.tracks():
+            classes, _ = frame_targets(
+                intervals, labels, features.shape[1], sr=sr, hop_length=hop, vocabulary=frames.vocabulary
+            )
+            tracks.append((features, classes))
+        data = cls(tracks, frames=max(1, round(seconds * sr / hop)), jitter=jitter, seed=seed)
+        data.frontend = frames.frontend
+        return data
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose this epoch's excerpt offsets (called by the training loop at the start of every epoch)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        t, k = self._index[i]
+        features, classes = self._features[t], self._classes[t]
+        n = features.shape[1]
+        start = k * self.frames
+        if self.jitter and n > self.frames:
+            offset = int(np.random.default_rng((self.seed, self.epoch, t)).integers(self.frames))
+            start = min(max(start - offset, 0), n - self.frames)
+        x = np.zeros((features.shape[0], self.frames), dtype=np.float32)
+        y = np.full(self.frames, -1, dtype=np.int64)
+        stop = min(start + self.frames, n)
+        x[:, : stop - start] = features[:, start:stop]
+        y[: stop - start] = classes[start:stop]
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+    def __repr__(self) -> str:
+        return f"ExcerptDataset(tracks={len(self._features)}, excerpts={len(self)}, frames={self.frames})"
+
+
+def patches_from_excerpts(
+    cqt: torch.Tensor, classes: torch.Tensor, context: int, *, frame_step: int = 1, offset: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The patches ``(n, 1, 2 context + 1, n_bins)`` centred on every ``frame_step``-th labelled frame (from
+    ``offset``) of excerpts ``cqt`` ``(batch, n_bins, frames)`` with ``classes`` ``(batch, frames)``, zeros beyond
+    the excerpt's ends (as :meth:`~dlmir.models.fretboard.FretboardNet.frames` pads), and their classes ``(n,)``."""
+    batch, n_bins, n_frames = cqt.shape
+    picked = torch.zeros_like(classes, dtype=torch.bool)
+    picked[:, offset::frame_step] = True
+    b, t = torch.nonzero(picked & (classes >= 0), as_tuple=True)
+    padded = F.pad(cqt, (context, context))
+    idx = t[:, None] + torch.arange(2 * context + 1, device=cqt.device)[None, :]  # (n, 2c + 1) padded frames
+    patches = padded.permute(0, 2, 1)[b[:, None], idx]  # (n, 2c + 1, n_bins)
+    return patches.unsqueeze(1), classes[b, t]
+
+
+def rotate_batch(
+    x: torch.Tensor, index: torch.Tensor, semitones: torch.Tensor, *, bins_per_octave: int, n_classes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transpose a batch by ``semitones`` ``(batch,)``: excerpts ``(batch, n_bins, frames)`` with classes
+    ``(batch, frames)``, or patches ``(batch, 1, width, n_bins)`` with classes ``(batch,)``. The CQT shifts with
+    zero fill (:func:`dlmir.data.augment.shift_bins`), classes rotate their root (N and -1 stay)."""
+    from dlmir.data.augment import rotate_class_index, semitones_to_bins, shift_bins
+
+    dim = 1 if x.ndim == 3 else -1
+    shifted = shift_bins(x, semitones * semitones_to_bins(1, bins_per_octave), dim=dim)
+    st = semitones.to(index.device).reshape(-1, *([1] * (index.ndim - 1)))
+    rotated = rotate_class_index(index.clamp_min(0), st, n_classes=n_classes)
+    return shifted, torch.where(index >= 0, rotated, index)
+
+
+def frame_accuracy(logits: torch.Tensor, index: torch.Tensor, *, dim: int = 1) -> tuple[float, int]:
+    """``(accuracy, frames)`` of the arg-max over ``dim`` of ``logits`` against ``index`` on frames ``>= 0``
+    (accuracy 0 when there are none)."""
+    valid = index >= 0
+    count = int(valid.sum())
+    if not count:
+        return 0.0, 0
+    hit = (logits.argmax(dim) == index) & valid
+    return float(hit.sum()) / count, count
+
+
+# -- the module -----------------------------------------------------------------------------------------
+class ChordModule(TrainModule):
+    """LightningModule training a ChordNet or a FretboardNet (see the module docstring)."""
+
+    def compute(self, batch, train: bool) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[float, int]]]:
+        model = self.model
+        kind = type(model).__name__
+        x, index = batch[0], batch[1]
+        if train and "rotate" in self.config.augment:
+            from dlmir.data.augment import random_semitones
+
+            shifts = random_semitones(x.shape[0], self.config.max_semitones).to(x.device)
+            x, index = rotate_batch(
+                x,
+                index,
+                shifts,
+                bins_per_octave=int(model.config["bins_per_octave"]),
+                n_classes=len(model.vocabulary),
+            )
+        loss_kind = self.config.loss_for(model)
+        if kind == "ChordNet":
+            if x.ndim != 3:
+                raise ParameterError(f"ChordNet trains on excerpts (batch, n_bins, frames), got {tuple(x.shape)}")
+            out = model(x)
+            weights = {"root": 0.0, "bass": 0.0, "pitch_classes": 0.0} if loss_kind == "chord" else None
+            loss = model.loss({k: v.float() for k, v in out.items()}, index, weights=weights)
+            return loss, loss, {"accuracy": frame_accuracy(out["chord"], index, dim=1)}
+        if x.ndim == 3:  # excerpts: the patches of their labelled frames
+            step = self.config.frame_step
+            offset = int(torch.randint(step, ())) if train and step > 1 else 0
+            x, index = patches_from_excerpts(x, index, model.context, frame_step=step, offset=offset)
+        out = model(x)
+        out = type(out)(out.frets.float(), out.logits.float())
+        loss = model.loss(out, index, kind=loss_kind)
+        return loss, loss, {"accuracy": frame_accuracy(out.logits, index, dim=-1)}
+
+
+def _check_items(model: torch.nn.Module, dataset: Dataset | None, name: str) -> None:
+    """Raise early when a map-style dataset's items do not fit the model."""
+    if dataset is None or is_iterable(dataset) or not len(dataset):  # type: ignore[arg-type]
+        return
+    item = dataset[0]
+    kind = type(model).__name__
+    x = torch.as_tensor(item[0])
+    if kind == "ChordNet" and (len(item) != 2 or x.ndim != 2):
+        raise ParameterError(
+            f"{name}: ChordNet trains on excerpts (cqt (n_bins, frames), classes (frames,)); the items are "
+            f"{len(item)}-tuples with a {tuple(x.shape)} first element (use ExcerptDataset or a RenderStream)"
+        )
+    n_bins = x.shape[0] if x.ndim == 2 else x.shape[-1]
+    if n_bins != model.config["n_bins"]:
+        raise ParameterError(f"{name}: items have {n_bins} CQT bins, the {kind} expects {model.config['n_bins']}")
+
+
+def train_chords(
+    model: torch.nn.Module,
+    train_set: Dataset,
+    val_set: Dataset | None = None,
+    *,
+    config: ChordTrainConfig | None = None,
+    reg: Regularization | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    stop_after_epochs: int | None = None,
+) -> dict[str, Any]:
+    """Train a :class:`~dlmir.models.chords.ChordNet` or :class:`~dlmir.models.fretboard.FretboardNet`.
+
+    Parameters
+    ----------
+    model : the model (attach its front end with :func:`dlmir.models.set_frontend` so that the saved model
+        records it; default: the chord CQT).
+    train_set : excerpts or patches (module docstring), map-style or a stream (``IterableDataset``: set
+        ``config.steps_per_epoch``).
+    val_set : map-style validation data of the same kind (``None``: no validation, no early stopping; the
+        model is then saved after every epoch).
+    config : :class:`ChordTrainConfig`. reg : :class:`~dlmir.train.regularizers.Regularization` (weight decay).
+    run_dir : folder for the checkpoint and the best model (required for ``resume``).
+    resume : continue from ``run_dir/checkpoint``; ``config.epochs`` is the total.
+    stop_after_epochs : stop after this many epochs of this call (simulates an interruption; tests).
+
+    Returns
+    -------
+    dict with ``epoch`` (completed, in total), ``step``, ``history`` (per epoch: ``train_loss``, ``val_loss``,
+    ``val_accuracy``), ``model``.
+    """
+    config = config or ChordTrainConfig()
+    if not isinstance(config, ChordTrainConfig):
+        raise ParameterError(f"chord training takes a ChordTrainConfig, got {type(config).__name__}")
+    reg = reg or Regularization()
+    config.loss_for(model)  # raise now if the loss does not fit
+    _check_items(model, train_set, "training data")
+    _check_items(model, val_set, "validation data")
+    if is_iterable(train_set) and not config.steps_per_epoch:
+        raise ParameterError("training on a stream (IterableDataset) needs config.steps_per_epoch")
+    run_path = Path(run_dir) if run_dir is not None else None
+    start: tuple[int, int, dict[str, Any] | None, list[dict[str, float]] | None] = (0, 0, None, None)
+    if resume:
+        start = resume_state(model, run_path)
+    else:
+        import lightning.pytorch as pl
+
+        pl.seed_everything(config.seed, verbose=False)
+    return fit(
+        ChordModule,
+        model,
+        train_set,
+        val_set,
+        config=config,
+        reg=reg,
+        run_path=run_path,
+        start=start,
+        stop_after_epochs=stop_after_epochs,
+        threads=config.threads,
+        limit_train_batches=config.steps_per_epoch,
+    )
