@@ -1,6 +1,7 @@
-"""``dlmir data chords`` and ``dlmir data instruments``: render labelled datasets through soundfonts.
+"""``dlmir data chords``, ``instruments`` and ``band``: render labelled datasets through soundfonts.
 
-Thin: the work is done by :func:`dlmir.data.build.build_chords` and :func:`dlmir.data.build.build_instruments`.
+Thin: the work is done by :func:`dlmir.data.build.build_chords`, :func:`~dlmir.data.build.build_instruments` and
+:func:`~dlmir.data.build.build_band`.
 """
 
 from __future__ import annotations
@@ -86,6 +87,52 @@ def instruments(
         seed=seed,
         soundfonts=soundfont or None,
         test_soundfont=test_soundfont,
+        jobs=jobs,
+        progress=not quiet,
+        force=force,
+    )
+
+
+@data_app.command("band")
+def band(
+    out: Path = typer.Argument(..., help="Dataset folder to create or resume."),
+    size: str = typer.Option(
+        "default",
+        "--size",
+        help="default (~1 h: test 40 %, valid 40 %, train 20 %) | hours like 0.5h | ci (6 x ~10 s).",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the arrangements and their production."),
+    production: str = typer.Option("realistic", "--production", help="Production preset: realistic | clean | heavy."),
+    soundfont: list[str] = typer.Option(
+        None,
+        "--soundfont",
+        help="Training soundfont NAME or PATH; repeatable (default: every installed one but the test one).",
+    ),
+    test_soundfont: str = typer.Option("fluidr3", "--test-soundfont", help="Held-out soundfont of the test split."),
+    jobs: int = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Render every item again, even if OUT was built with another seed, soundfonts or production.",
+    ),
+) -> None:
+    """Render produced band arrangements (drums, bass, comping, lead) with exact chords and beats into OUT.
+
+    Writes audio/<id>.flac, labels/<id>.lab, .jams and .beats (time, beat in bar). The fixed validation/test set
+    for chord recognition on band recordings (training streams renders: dlmir.data.render_stream). Resumable:
+    run it again to finish an interrupted build, or with a larger --size to grow it.
+    """
+    from dlmir.data.build import build_band
+
+    _run(
+        build_band,
+        out=out,
+        size=size,
+        seed=seed,
+        soundfonts=soundfont or None,
+        test_soundfont=test_soundfont,
+        production=production,
         jobs=jobs,
         progress=not quiet,
         force=force,

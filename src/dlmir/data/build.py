@@ -13,8 +13,8 @@ not used for training (default ``fluidr3``), train/valid pieces with the trainin
 General takes ~16 s to load), chosen per piece by its hash. Instruments are split by soundfont (test:
 the held-out soundfont) and, within the training soundfonts, by pitch (``pitch % 6 == 5`` -> valid).
 
-Instrument notes that render silent (a soundfont without a sample for that pitch and velocity) are
-skipped: their ``.done`` marker records why and they are left out of the manifest.
+Instrument notes that render silent (a soundfont without a sample for that pitch and velocity), and band
+pieces with a silent stem, are skipped: their ``.done`` marker records why and they are left out of the manifest.
 
 Resume: an item is finished when ``.done/<id>.json`` (its manifest row, written last) exists and its
 audio/label files exist; all files are written to temporary names and renamed, so an interrupted
@@ -26,6 +26,16 @@ soundfonts, test soundfont and dlmir version. Resuming into an OUT built with an
 :class:`~dlmir.errors.ParameterError` naming both values, instead of mixing items of two builds; build into
 another folder, or pass ``force=True`` (``--force``) to render every item again. Another size is fine: that is
 how a build grows.
+
+Band builds (``dlmir data band``, :func:`build_band`, source ``arrangement``): one item per piece, a seeded
+:func:`dlmir.data.arrangements.arrange` (drums, bass, comping, lead) rendered stem by stem and produced
+(:func:`dlmir.data.arrangements.render_arrangement`, preset ``realistic`` by default). Besides the audio and
+``.lab``/``.jams``, each item writes ``labels/<id>.beats`` (``time<TAB>beat-in-bar``, madmom's layout, times
+scaled like the labels) and its ``.done`` marker keeps, under ``"render"``, the production record, the
+arrangement's drawn parameters and the time scale, so the item can be re-rendered bit for bit
+(``render_arrangement(arr, sf, params=marker["render"]["production"])``). Test pieces use the held-out
+soundfont, train/valid pieces every other installed registry soundfont
+(:func:`dlmir.data.synth.training_soundfonts`).
 
 Rendering runs in ``jobs`` processes; items are grouped by soundfont into fixed chunks, each rendered
 by a fresh :class:`~dlmir.data.synth.Renderer` (one soundfont load per chunk), so the audio does not
@@ -50,8 +60,10 @@ from dlmir.errors import AudioError, ParameterError
 __all__ = [
     "BuildStats",
     "ItemSpec",
+    "build_band",
     "build_chords",
     "build_instruments",
+    "plan_band",
     "plan_chords",
     "note_velocity",
     "plan_instruments",
@@ -68,6 +80,11 @@ VELOCITY_JITTER = 12
 DEFAULT_CHORD_HOURS = 5.0
 _MEAN_PROGRESSION_S = 30.0
 _MEAN_CHORALE_S = 45.0
+DEFAULT_BAND_HOURS = 1.0
+BAND_SHARES: dict[str, float] = {"test": 0.4, "valid": 0.4, "train": 0.2}
+"""Share of a sized band build's hours per split: validation and test matter, training streams
+(:class:`dlmir.data.render_stream.RenderStream`)."""
+_MEAN_BAND_S = 34.5  # mean duration of arrange(seed=...) pieces (measured over 40 seeds: 11-82 s)
 
 
 @dataclass(frozen=True)
@@ -76,7 +93,7 @@ class ItemSpec:
 
     Attributes
     ----------
-    id : item id (file stem); source : ``progression``, ``chorale`` or ``instrument``.
+    id : item id (file stem); source : ``progression``, ``chorale``, ``instrument`` or ``arrangement``.
     split : ``train``/``valid``/``test``; soundfont : registry name or path; piece : piece id.
     params : generator arguments (JSON-serialisable).
     """
@@ -233,6 +250,80 @@ def _chorale_order() -> list[int]:
     return sorted(range(1, 372), key=lambda n: _unit(f"chorale-{n:03d}:order"))
 
 
+def _seed_int(key: str) -> int:
+    """A 31-bit seed as a fixed function of ``key``."""
+    return int(_unit(key) * 2**31)
+
+
+def plan_band(
+    size: str | float = "default",
+    *,
+    seed: int = 0,
+    soundfonts: tuple[str, ...] | list[str] | None = None,
+    test_soundfont: str = TEST_SOUNDFONT,
+    production: str = "realistic",
+) -> list[ItemSpec]:
+    """Items of a band dataset: one seeded arrangement per piece (``band-00000``, ...), rendered and produced.
+
+    Parameters
+    ----------
+    size : ``ci`` (6 pieces of 4 chords x 4 beats at 110 BPM, ~10 s; 2 per split), ``default``
+        (:data:`DEFAULT_BAND_HOURS` hours) or hours (``"0.5h"`` or a float), shared between splits as
+        :data:`BAND_SHARES` (test 40 %, valid 40 %, train 20 %; pieces of ~35 s on average). A larger size
+        keeps every piece of a smaller one.
+    seed : seed of the musical content and of the production (piece ``k`` arranges with seed ``[seed, k]``).
+    soundfonts : training soundfonts (default: every installed registry soundfont but the held-out one,
+        :func:`dlmir.data.synth.training_soundfonts`; ``ci``: ``timgm6mb``).
+    test_soundfont : held-out soundfont of the test split.
+    production : ``realistic``, ``clean`` or ``heavy`` (:data:`dlmir.data.production.PRESETS`).
+
+    A piece's split is :func:`split_of` its id; pieces are taken in id order until each split's quota is met.
+    """
+    from dlmir.data.production import PRESET_NAMES
+
+    if production not in PRESET_NAMES:
+        raise ParameterError(f"production must be one of {', '.join(PRESET_NAMES)}, got {production!r}")
+    hours = _parse_size(size, DEFAULT_BAND_HOURS)
+    train_sfs = _band_soundfonts(soundfonts, hours is None, test_soundfont)
+    _check_soundfonts(train_sfs, test_soundfont)
+    if hours is None:
+        quota = {"train": 2, "valid": 2, "test": 2}
+    else:
+        quota = {k: max(1, round(hours * 3600.0 * share / _MEAN_BAND_S)) for k, share in BAND_SHARES.items()}
+    specs: list[ItemSpec] = []
+    k = 0
+    while any(quota.values()):
+        piece = f"band-{k:05d}"
+        split = split_of(piece)
+        if quota[split] > 0:
+            quota[split] -= 1
+            sf = test_soundfont if split == "test" else _train_soundfont(piece, train_sfs)
+            params: dict[str, Any] = {
+                "seed": [int(seed), k],
+                "production": production,
+                "production_seed": _seed_int(f"production:{int(seed)}:{piece}"),
+            }
+            if hours is None:
+                params.update(beats=[4, 4, 4, 4], tempo=110.0)
+            specs.append(ItemSpec(piece, "arrangement", split, sf, piece, params))
+        k += 1
+    return specs
+
+
+def _band_soundfonts(soundfonts: tuple[str, ...] | list[str] | None, ci: bool, test: str) -> tuple[str, ...]:
+    """Training soundfonts of a band build: as given, else ``timgm6mb`` for ``ci``, else every installed other."""
+    from dlmir.data.synth import training_soundfonts
+
+    if soundfonts:
+        return tuple(soundfonts)
+    if ci:
+        return ("timgm6mb",)
+    found = tuple(training_soundfonts(test))
+    if not found:
+        raise ParameterError(f"no training soundfont installed besides {test!r}; install timgm6mb-soundfont")
+    return found
+
+
 def note_velocity(dynamic: str, item_id: str, seed: int = 0) -> int:
     """MIDI velocity (1..127) of an instrument item: its dynamic's nominal velocity for ``seed=0``, else drawn.
 
@@ -306,17 +397,19 @@ def _paths(out: Path, spec: ItemSpec) -> dict[str, Path]:
     if spec.source != "instrument":
         paths["lab"] = out / "labels" / f"{spec.id}.lab"
         paths["jams"] = out / "labels" / f"{spec.id}.jams"
+    if spec.source == "arrangement":
+        paths["beats"] = out / "labels" / f"{spec.id}.beats"
     return paths
 
 
 def _is_done(out: Path, spec: ItemSpec) -> bool:
     paths = _paths(out, spec)
-    if paths["done"].is_file() and spec.source == "instrument" and not paths["audio"].exists():
-        return "skipped" in json.loads(paths["done"].read_text(encoding="utf-8"))  # a note the soundfont lacks
+    if paths["done"].is_file() and spec.source in ("instrument", "arrangement") and not paths["audio"].exists():
+        return "skipped" in json.loads(paths["done"].read_text(encoding="utf-8"))  # notes the soundfont lacks
     return all(p.is_file() for p in paths.values())
 
 
-def _write_marker(path: Path, row: dict[str, str]) -> None:
+def _write_marker(path: Path, row: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_text(json.dumps(row), encoding="utf-8")
     os.replace(tmp, path)
@@ -336,6 +429,10 @@ def _make_piece(spec: ItemSpec):  # noqa: ANN202 - Piece
         from dlmir.data.instruments import generate_note
 
         return generate_note(p["instrument"], p["pitch"], p["dynamic"], velocity=p.get("velocity"))
+    if spec.source == "arrangement":
+        from dlmir.data.arrangements import arrange
+
+        return arrange(seed=p["seed"], durations_or_intervals=p.get("beats"), tempo=p.get("tempo"))
     raise ParameterError(f"unknown item source {spec.source!r}")
 
 
@@ -349,6 +446,9 @@ def render_chunk(out: str | os.PathLike[str], specs: list[ItemSpec], *, sr: int 
     rows = []
     with Renderer(sr=sr) as renderer:
         for spec in specs:
+            if spec.source == "arrangement":
+                rows.append(_render_arrangement_item(out, spec, renderer, sr))
+                continue
             piece = _make_piece(spec)
             paths = _paths(out, spec)
             for p in paths.values():
@@ -389,6 +489,67 @@ def render_chunk(out: str | os.PathLike[str], specs: list[ItemSpec], *, sr: int 
             _write_marker(paths["done"], row)
             rows.append(row)
     return rows
+
+
+def write_beats(path: str | os.PathLike[str], beats: Any) -> None:
+    """Write ``(n, 2)`` beats (seconds, position in bar) as ``time<TAB>beat`` lines (madmom's beat annotations)."""
+    path = Path(path)
+    text = "".join(f"{float(t):.3f}\t{int(b)}\n" for t, b in beats)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _render_arrangement_item(out: Path, spec: ItemSpec, renderer: Any, sr: int) -> dict[str, Any]:
+    """Render one band item (audio, lab, jams, beats) with ``renderer``; returns its marker (row + ``render``)."""
+    from dlmir.annotations import write_jams, write_lab
+    from dlmir.data.arrangements import render_arrangement
+    from dlmir.data.synth import resolve_soundfont
+    from dlmir.io import save
+
+    arr = _make_piece(spec)
+    paths = _paths(out, spec)
+    for p in paths.values():
+        p.parent.mkdir(parents=True, exist_ok=True)
+    p = spec.params
+    try:
+        y, intervals, labels, beats, info = render_arrangement(
+            arr, spec.soundfont, sr=sr, production=p["production"], seed=p["production_seed"], renderer=renderer
+        )
+    except AudioError as exc:  # e.g. FluidR3 GM's baritone sax has no sample above MIDI 72: a silent lead stem
+        marker = {"id": spec.id, "skipped": str(exc)}
+        _write_marker(paths["done"], marker)
+        return marker
+    duration = len(y) / sr
+    save(paths["audio"], y, sr)
+    write_lab(paths["lab"], intervals, labels)
+    write_jams(paths["jams"], intervals, labels, duration=duration, title=spec.id)
+    write_beats(paths["beats"], beats)
+    marker: dict[str, Any] = {
+        "id": spec.id,
+        "source": spec.source,
+        "split": spec.split,
+        "soundfont": resolve_soundfont(spec.soundfont)[1].stem,
+        "programs": "+".join(str(int(g)) for g in arr.programs),
+        "duration": f"{duration:.3f}",
+        "audio": f"audio/{spec.id}.flac",
+        "lab": f"labels/{spec.id}.lab",
+        "jams": f"labels/{spec.id}.jams",
+        "piece": spec.piece,
+        "beats": f"labels/{spec.id}.beats",
+        "production": p["production"],
+        "render": {
+            "production": info["production"],
+            "production_seed": p["production_seed"],
+            "time_scale": info["time_scale"],
+            "arrangement": info["arrangement"],
+            "arrange": {k: p[k] for k in ("seed", "beats", "tempo") if k in p},
+            "soundfont": info["soundfont"],
+            "sr": int(sr),
+        },
+    }
+    _write_marker(paths["done"], marker)
+    return marker
 
 
 def _chunks(specs: list[ItemSpec], chunk_size: int) -> list[list[ItemSpec]]:
@@ -449,6 +610,8 @@ def render_items(
             preload = ["dlmir.data.build", "dlmir.annotations", "dlmir.io", "dlmir.data.synth", "pretty_midi"]
             if any(s.source == "chorale" for s in todo):
                 preload.append("music21.corpus")
+            if any(s.source == "arrangement" for s in todo):
+                preload += ["dlmir.data.arrangements", "dlmir.data.production"]
             ctx.set_forkserver_preload(preload)
         with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=ctx) as pool:
             futures = {pool.submit(render_chunk, out, chunk): len(chunk) for chunk in chunks}
@@ -457,7 +620,8 @@ def render_items(
                 bar.update(futures[fut])
     bar.close()
     markers = [json.loads(_paths(out, s)["done"].read_text(encoding="utf-8")) for s in specs]
-    rows = [m for m in markers if "skipped" not in m]
+    # a band item's marker also holds its render record (JSON): not a manifest column
+    rows = [{k: v for k, v in m.items() if k != "render"} for m in markers if "skipped" not in m]
     write_manifest(out, rows)
     splits: dict[str, int] = {}
     for r in rows:
@@ -509,9 +673,9 @@ def _check_build(out: Path, params: dict[str, Any], *, force: bool) -> None:
             raise ParameterError(
                 f"{out} holds a {old.get('kind')} dataset; build the {params['kind']} dataset into another folder"
             )
-        keys = ["seed", "soundfonts", "test_soundfont"]
+        keys = ["seed", "soundfonts", "test_soundfont"] + (["production"] if "production" in params else [])
         differ = [k for k in keys if old.get(k) != params[k]]
-        if params["kind"] == "chords" and (old.get("size") == "ci") != (params["size"] == "ci"):
+        if params["kind"] in ("chords", "band") and (old.get("size") == "ci") != (params["size"] == "ci"):
             differ.append("size")  # ci items are short excerpts under the same ids as full pieces
         if differ and not force:
             raise ParameterError(
@@ -567,3 +731,28 @@ def build_instruments(
     train = _train_soundfonts(soundfonts, size == "ci")
     _check_build(Path(out), _build_params("instruments", size, seed, train, test_soundfont), force=force)
     return render_items(out, specs, jobs=jobs, chunk_size=64, progress=progress, force=force)
+
+
+def build_band(
+    out: str | os.PathLike[str],
+    *,
+    size: str | float = "default",
+    seed: int = 0,
+    soundfonts: list[str] | None = None,
+    test_soundfont: str = TEST_SOUNDFONT,
+    production: str = "realistic",
+    jobs: int | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> BuildStats:
+    """Build (or resume) a band dataset (drums, bass, comping, lead; produced) in ``out``; see :func:`plan_band`.
+
+    A resume must use the seed, soundfonts and production preset ``out`` was built with (``out/build.json``),
+    else :class:`~dlmir.errors.ParameterError`; ``force=True`` renders every item again with the new ones.
+    """
+    specs = plan_band(size, seed=seed, soundfonts=soundfonts, test_soundfont=test_soundfont, production=production)
+    train = _band_soundfonts(soundfonts, _parse_size(size, DEFAULT_BAND_HOURS) is None, test_soundfont)
+    params = _build_params("band", size, seed, train, test_soundfont)
+    params["production"] = production
+    _check_build(Path(out), params, force=force)
+    return render_items(out, specs, jobs=jobs, chunk_size=8, progress=progress, force=force)

@@ -10,7 +10,7 @@ The agreed layout::
       build.json            the build's parameters (kind, size, seed, soundfonts; :mod:`dlmir.data.build`)
       features/<key>/<id>.npy   feature cache (:mod:`dlmir.data.cache`; key: front-end config and tensors)
 
-Columns (:data:`COLUMNS`): ``id, source (progression|chorale|instrument), split (train|valid|test),
+Columns (:data:`COLUMNS`): ``id, source (progression|chorale|instrument|arrangement), split (train|valid|test),
 soundfont (file stem), programs (GM program numbers joined by '+'), duration (seconds, 3 decimals),
 audio, lab, jams`` (paths relative to DATASET; ``lab``/``jams`` may be empty), and for instruments
 ``instrument`` (class name), ``pitch`` (MIDI number), ``dynamic`` (pp|mf|ff). An optional ``piece``
@@ -64,7 +64,7 @@ COLUMNS: tuple[str, ...] = (
     "piece",
 )
 REQUIRED: tuple[str, ...] = ("id", "source", "split", "duration", "audio")
-SOURCES: tuple[str, ...] = ("progression", "chorale", "instrument")
+SOURCES: tuple[str, ...] = ("progression", "chorale", "instrument", "arrangement")
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 DYNAMICS: tuple[str, ...] = ("pp", "mf", "ff")
 
