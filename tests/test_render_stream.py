@@ -1,5 +1,5 @@
 """dlmir.data.render_stream: RenderStream (fresh excerpts from 2 DataLoader workers, distinct, seeded, exact frame
-classes checked by hand) and ChordSequences (tiling a track; features shared with ChordDataset's cache)."""
+classes checked by hand) and Excerpts.from_folder (tiling a track; features shared with ChordDataset's cache)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
-from dlmir.data.render_stream import ChordSequences, RenderStream, excerpt_frames_for
+from dlmir.data.excerpts import Excerpts, excerpt_frames_for
+from dlmir.data.render_stream import RenderStream
 from dlmir.data.synth import SOUNDFONTS
 
 HAS_TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2").is_file() or Path(SOUNDFONTS["timgm6mb"].paths[1]).is_file()
@@ -132,13 +133,13 @@ def _write_track(folder: Path, name: str, seconds: float, seed: int) -> None:
     (folder / f"{name}.lab").write_text(f"0.000\t{half:.3f}\tA:min\n{half:.3f}\t{seconds:.3f}\tC:maj\n")
 
 
-def test_chord_sequences_tile_each_track(tmp_path: Path) -> None:
+def test_excerpts_from_folder_tile_each_track(tmp_path: Path) -> None:
     from dlmir.chords.vocabulary import ChordVocabulary
     from dlmir.data.datasets import ChordDataset
 
     _write_track(tmp_path, "a", 5.0, 0)
     _write_track(tmp_path, "b", 2.0, 1)
-    seq = ChordSequences(tmp_path, excerpt_frames=50)
+    seq = Excerpts.from_folder(tmp_path, frames=50)
     ds = ChordDataset(tmp_path)  # same cache folder: the features were computed once
     assert len(list((tmp_path / "features").iterdir())) == 1
     vocab = ChordVocabulary("full")

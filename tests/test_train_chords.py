@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from dlmir.chords import VOCAB
 from dlmir.chords.fretboard import fretboard_shape
 from dlmir.chords.voicings import guitar_pitches
+from dlmir.data.excerpts import Excerpts
 from dlmir.data.frames import context_patch, pad_context
 from dlmir.errors import ParameterError
 from dlmir.frontends.presets import chord_frontend
@@ -25,7 +26,6 @@ from dlmir.models.fretboard import FretboardNet
 from dlmir.train import read_state
 from dlmir.train.chords import (
     ChordTrainConfig,
-    ExcerptDataset,
     frame_accuracy,
     patches_from_excerpts,
     rotate_batch,
@@ -158,14 +158,15 @@ def test_rotate_batch_transposes_excerpts_and_keeps_n_and_ignored_frames():
     assert rotated.tolist() == [[VOCAB.index("D:maj"), n, -1]]
 
 
-def test_excerpt_dataset_cuts_pads_and_jitters():
+def test_excerpts_cut_pad_and_jitter():
     features = np.arange(2 * 10, dtype=np.float32).reshape(2, 10)
     classes = np.arange(10)
-    fixed = ExcerptDataset([(features, classes)], frames=4)
+    fixed = Excerpts([(features, classes)], frames=4)
     assert len(fixed) == 3
     x, y = fixed[2]  # frames 8, 9, then padding
     assert y.tolist() == [8, 9, -1, -1] and x[:, 2:].abs().sum() == 0
-    moving = ExcerptDataset([(features, classes)], frames=4, jitter=True, seed=3)
+    assert [fixed.start(i) for i in range(3)] == [(0, 0), (0, 4), (0, 8)] and fixed.ids == ["0"]
+    moving = Excerpts([(features, classes)], frames=4, jitter=True, seed=3)
     starts = set()
     for epoch in range(8):
         moving.set_epoch(epoch)
@@ -174,7 +175,7 @@ def test_excerpt_dataset_cuts_pads_and_jitters():
         starts.add(int(ys[1][0]))  # the first excerpt starts at 0, the next ones move
     assert len(starts) > 1
     with pytest.raises(ParameterError, match="classes"):
-        ExcerptDataset([(features, classes[:5])], frames=4)
+        Excerpts([(features, classes[:5])], frames=4)
 
 
 @pytest.mark.parametrize("schedule", ["constant", "onecycle"])
@@ -182,7 +183,7 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(chord_cqts, tmp_path, 
     cqt, idx = chord_cqts[0]
     tracks = [(torch.cat([cqt[k] for k in order], 1).numpy(), np.repeat(idx[order].numpy(), 22))
               for order in ([0, 1, 2, 3], [4, 5, 6, 7], [7, 2, 5, 0])]  # fmt: skip
-    data = ExcerptDataset(tracks, frames=40, jitter=True, seed=1)  # new cuts every epoch
+    data = Excerpts(tracks, frames=40, jitter=True, seed=1)  # new cuts every epoch
     cfg = _config(epochs=2, batch_size=3, lr=1e-2, seed=5, augment=["rotate"], schedule=schedule)
     straight = train_chords(_chordnet(dropout=0.1), data, config=cfg, run_dir=tmp_path / "a")
     first = train_chords(_chordnet(dropout=0.1), data, config=cfg, run_dir=tmp_path / "b", stop_after_epochs=1)
@@ -245,8 +246,8 @@ def test_trained_chordnet_recognizes_the_example_end_to_end(tmp_path):
     folder.mkdir()
     shutil.copy(example_audio(), folder)
     shutil.copy(example_labels(), folder)
-    train = ExcerptDataset.from_folder(folder, None, seconds=3.0, jitter=True)
-    valid = ExcerptDataset.from_folder(folder, None, seconds=3.0)
+    train = Excerpts.from_folder(folder, None, seconds=3.0, jitter=True)
+    valid = Excerpts.from_folder(folder, None, seconds=3.0)
     net = set_frontend(_chordnet(), train.frontend)
     cfg = _config(epochs=20, batch_size=2, lr=1e-2)
     out = train_chords(net, train, valid, config=cfg, run_dir=tmp_path / "run")

@@ -1,9 +1,8 @@
 """``dlmir train chords``: train a chord model (ChordNet on excerpts, FretboardNet on frame patches).
 
-Thin: parses the options, builds the data (:class:`dlmir.train.chords.ExcerptDataset`,
-:func:`dlmir.data.datasets.build_split`, ``dlmir.data.render_stream.RenderStream`` for training on rendered audio
-and its ``ChordSequences`` for validation excerpts) and the model, and calls
-:func:`dlmir.train.chords.train_chords`.
+Thin: parses the options, builds the data (:class:`dlmir.data.excerpts.Excerpts` for training and validation
+excerpts, :func:`dlmir.data.datasets.build_split` for patches, ``dlmir.data.render_stream.RenderStream`` for
+training on rendered audio) and the model, and calls :func:`dlmir.train.chords.train_chords`.
 """
 
 from __future__ import annotations
@@ -41,27 +40,12 @@ def _render_stream(data: dict[str, Any]):
     )
 
 
-def _sequences(root: Path, split: str | None, seconds: float, max_items: int | None):
-    """Validation excerpts of a folder: ``dlmir.data.render_stream.ChordSequences`` (or, without it, the same
-    tiling by :meth:`dlmir.train.chords.ExcerptDataset.from_folder`)."""
-    try:
-        from dlmir.data.render_stream import ChordSequences
-    except ModuleNotFoundError:
-        from dlmir.train.chords import ExcerptDataset
-
-        return ExcerptDataset.from_folder(root, split, seconds=seconds, max_items=max_items, progress=True)
-    try:
-        return ChordSequences(root, split=split, excerpt_seconds=seconds, max_items=max_items, progress=True)
-    except OSError:  # read-only dataset folder: features in memory
-        return ChordSequences(root, split=split, excerpt_seconds=seconds, max_items=max_items, cache=False)
-
-
 def build_data(kind: str, data: dict[str, Any], context: int):
     """``(train_set, val_set, frontend)`` for a model class ``kind`` and the data settings of a run."""
     from dlmir.data.datasets import build_split
+    from dlmir.data.excerpts import Excerpts
     from dlmir.data.manifest import MANIFEST
     from dlmir.errors import ParameterError
-    from dlmir.train.chords import ExcerptDataset
 
     source, valid = data["dataset"], data["valid"]
     n = data["max_items"] or None
@@ -74,10 +58,10 @@ def build_data(kind: str, data: dict[str, Any], context: int):
     seconds = data["excerpt_seconds"]
     if kind == "ChordNet" or source == "stream":
         if source != "stream":
-            train_set = ExcerptDataset.from_folder(
+            train_set = Excerpts.from_folder(
                 source, "train", seconds=seconds, jitter=True, seed=data["seed"], max_items=n, progress=True
             )
-        val_set = _sequences(val_root, val_split, seconds, n)
+        val_set = Excerpts.from_folder(val_root, val_split, seconds=seconds, max_items=n, progress=True)
     else:
         step = data["frame_step"]
         train_set = build_split(source, "train", context=context, frame_step=step, max_items=n, progress=True)

@@ -6,6 +6,8 @@ Submodules are imported on first use, so ``import dlmir.data`` stays cheap:
 - :mod:`dlmir.data.cache` -- :class:`FeatureCache`, features computed once per front end and stored as ``.npy``
 - :mod:`dlmir.data.datasets` -- :class:`ChordDataset` (the one chord pipeline: training, search, evaluation),
   :func:`build_split`, :func:`chord_tracks`, :class:`InstrumentDataset`
+- :mod:`dlmir.data.excerpts` -- :class:`Excerpts`, whole chord tracks cut into fixed-length excerpts (sequence
+  models; optional per-epoch jitter)
 - :mod:`dlmir.data.frames` -- per-frame chord targets and templates, context windows
 - :mod:`dlmir.data.augment` -- semitone rotation, noise, MP3 round trip
 """
@@ -27,6 +29,8 @@ _EXPORTS = {
     "find_pairs": "datasets",
     "chord_tracks": "datasets",
     "build_split": "datasets",
+    "Excerpts": "excerpts",
+    "excerpt_frames_for": "excerpts",
     "frame_targets": "frames",
     "frame_templates": "frames",
 }

@@ -1,65 +1,44 @@
-"""Chord excerpts for sequence models: rendered on the fly for training, tiled from disk for validation.
+"""Chord excerpts for sequence models, rendered on the fly: :class:`RenderStream`.
 
-- :class:`RenderStream` (an ``IterableDataset``): every item is a new band arrangement
-  (:func:`dlmir.data.arrangements.arrange`) rendered stem by stem through a training soundfont and produced
-  (:func:`dlmir.data.arrangements.render_arrangement`, preset ``"realistic"`` by default, ``"clean"`` for the
-  ablation), then turned into front-end features (the chord CQT by default) and exact per-frame classes
-  (:func:`dlmir.data.frames.frame_targets`, over the labels as scaled by the production's detune). Nothing is
-  written to disk and no piece repeats: training sees as much audio as it has time for.
-- :class:`ChordSequences` (a map-style ``Dataset``): the tracks of a dlmir dataset (e.g. ``dlmir data band``'s
-  valid/test splits) or of any folder of audio + ``.lab``/``.jams``, read and feature-cached exactly as
-  :class:`dlmir.data.datasets.ChordDataset` does, tiled into fixed excerpts for validating sequence models.
+:class:`RenderStream` (an ``IterableDataset``): every item is a new band arrangement
+(:func:`dlmir.data.arrangements.arrange`) rendered stem by stem through a training soundfont and produced
+(:func:`dlmir.data.arrangements.render_arrangement`, preset ``"realistic"`` by default, ``"clean"`` for the
+ablation), then turned into front-end features (the chord CQT by default) and exact per-frame classes
+(:func:`dlmir.data.frames.frame_targets`, over the labels as scaled by the production's detune). Nothing is
+written to disk and no piece repeats: training sees as much audio as it has time for. For validation, tile a
+dataset folder (e.g. ``dlmir data band``'s valid/test splits) with :meth:`dlmir.data.excerpts.Excerpts.from_folder`.
 
-Both yield the same items: ``(features, classes)`` with ``features`` float32 ``(n_bins, excerpt_frames)`` and
-``classes`` int64 ``(excerpt_frames,)``: the vocabulary class of each frame, ``-1`` for frames to ignore (labels
-reducible only to X, and padding past a track's end, where the features are zeros). A ``DataLoader`` stacks
-them into ``(batch, n_bins, frames)`` and ``(batch, frames)``; use ``ignore_index=-1`` in the loss.
+:class:`RenderStream` and :class:`~dlmir.data.excerpts.Excerpts` yield the same items: ``(features, classes)``
+with ``features`` float32 ``(n_bins, excerpt_frames)`` and ``classes`` int64 ``(excerpt_frames,)``: the
+vocabulary class of each frame, ``-1`` for frames to ignore (labels reducible only to X, and padding past a
+track's end, where the features are zeros). A ``DataLoader`` stacks them into ``(batch, n_bins, frames)`` and
+``(batch, frames)``; use ``ignore_index=-1`` in the loss.
 
 Speed: see :class:`RenderStream` (2 workers, 12 s excerpts: realistic 1.4 excerpts/s, clean 5.5 excerpts/s here).
 """
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from torch.utils.data import IterableDataset, get_worker_info
 
 from dlmir.chords.vocabulary import ChordVocabulary
 from dlmir.data.cache import frontend_sr
+from dlmir.data.excerpts import DEFAULT_EXCERPT_SECONDS, _excerpt, excerpt_frames_for
 from dlmir.data.frames import frame_targets
 from dlmir.errors import AudioError, ParameterError
 from dlmir.frontends.base import FrontEnd
 from dlmir.frontends.presets import chord_frontend
 
-__all__ = ["ChordSequences", "RenderStream", "excerpt_frames_for"]
-
-DEFAULT_EXCERPT_SECONDS = 12.0
-
-
-def excerpt_frames_for(seconds: float, frontend: FrontEnd | None = None) -> int:
-    """Frames of ``frontend`` (default: the chord CQT, 22050 Hz, hop 512) in ``seconds`` of audio (rounded)."""
-    fe = chord_frontend() if frontend is None else frontend
-    return max(1, round(seconds * frontend_sr(fe) / fe.hop_length))
+__all__ = ["RenderStream"]
 
 
 def _vocab(vocabulary: str | ChordVocabulary) -> ChordVocabulary:
     return vocabulary if isinstance(vocabulary, ChordVocabulary) else ChordVocabulary(vocabulary)
-
-
-def _excerpt(features: np.ndarray, classes: np.ndarray, start: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``features[:, start:start + length]`` and ``classes[start:start + length]``, zero / -1 padded to ``length``."""
-    x = np.zeros((features.shape[0], length), dtype=np.float32)
-    c = np.full(length, -1, dtype=np.int64)
-    part = features[:, start : start + length]
-    x[:, : part.shape[1]] = part
-    c[: part.shape[1]] = classes[start : start + length]
-    return torch.from_numpy(x), torch.from_numpy(c)
 
 
 class RenderStream(IterableDataset):
@@ -282,96 +261,4 @@ class RenderStream(IterableDataset):
         return (
             f"RenderStream(soundfonts={self.soundfonts}, production={self.production!r}, seed={self.seed}, "
             f"excerpt_frames={self.excerpt_frames}, pieces_per_epoch={self.pieces_per_epoch})"
-        )
-
-
-class ChordSequences(Dataset):
-    """Tracks of a chord dataset tiled into fixed excerpts ``(features, classes)`` for sequence models.
-
-    Parameters
-    ----------
-    root : a dlmir dataset folder (``manifest.csv``, e.g. from ``dlmir data band``) or any folder of audio +
-        ``.lab``/``.jams`` files (:func:`dlmir.data.datasets.chord_tracks`).
-    split : ``train``, ``valid`` or ``test`` (dlmir datasets only); ``None``: every track.
-    excerpt_frames : frames per excerpt (default: ``excerpt_seconds`` of the front end's frames).
-    excerpt_seconds : seconds per excerpt when ``excerpt_frames`` is not given (default 12 s).
-    frontend : the front end (default: the chord CQT); features are cached on disk exactly as
-        :class:`~dlmir.data.datasets.ChordDataset` caches them (same folder, shared with it).
-    vocabulary : ``"full"``, ``"majmin"`` or a :class:`~dlmir.chords.ChordVocabulary`.
-    cache, progress, max_items : as :class:`~dlmir.data.datasets.ChordDataset`.
-
-    Items
-    -----
-    Track ``t`` of ``n`` frames gives ``ceil(n / excerpt_frames)`` excerpts starting at frames
-    ``0, T, 2T, ...`` (``T = excerpt_frames``, no overlap), in track order; the last one is padded with zero
-    features and classes ``-1``. :attr:`index` holds ``(track, start frame)`` per item, :attr:`ids` the track ids.
-    Each item: ``features`` float32 ``(n_bins, T)``, ``classes`` int64 ``(T,)`` (``-1``: X labels and padding).
-    """
-
-    def __init__(
-        self,
-        root: str | os.PathLike[str],
-        *,
-        split: str | None = None,
-        excerpt_frames: int | None = None,
-        excerpt_seconds: float = DEFAULT_EXCERPT_SECONDS,
-        frontend: FrontEnd | None = None,
-        vocabulary: str | ChordVocabulary = "full",
-        cache: bool | str | os.PathLike[str] = True,
-        progress: bool = False,
-        max_items: int | None = None,
-    ) -> None:
-        from dlmir.annotations import read_annotation
-        from dlmir.data.datasets import _FeatureSource, chord_tracks
-
-        self.root = Path(root)
-        self.frontend = chord_frontend() if frontend is None else frontend
-        if excerpt_frames is None and not excerpt_seconds > 0:
-            raise ParameterError(f"excerpt_seconds must be > 0 seconds, got {excerpt_seconds}")
-        self.excerpt_frames = int(excerpt_frames or excerpt_frames_for(excerpt_seconds, self.frontend))
-        if self.excerpt_frames < 1:
-            raise ParameterError(f"excerpt_frames must be >= 1, got {excerpt_frames}")
-        if max_items is not None and max_items < 1:
-            raise ParameterError(f"max_items must be >= 1 (or None: all), got {max_items}")
-        self.vocabulary = _vocab(vocabulary)
-        self.split = split
-        tracks = chord_tracks(self.root, split)[:max_items]
-        if not tracks:
-            raise ParameterError(f"{self.root}: no annotated audio found" + (f" in split {split!r}" if split else ""))
-        source = _FeatureSource(self.root, self.frontend, {t.id: t.audio for t in tracks}, cache, progress)
-        sr, hop = frontend_sr(self.frontend), self.frontend.hop_length
-        self.ids: list[str] = []
-        self._features: list[np.ndarray] = []
-        self._classes: list[np.ndarray] = []
-        self.index: list[tuple[int, int]] = []
-        for t, track in enumerate(tracks):
-            features = source.get(track.id)
-            intervals, labels = read_annotation(track.annotation)
-            n = features.shape[-1]
-            classes, _ = frame_targets(intervals, labels, n, sr=sr, hop_length=hop, vocabulary=self.vocabulary)
-            self.ids.append(track.id)
-            self._features.append(features)
-            self._classes.append(classes)
-            self.index += [(t, k * self.excerpt_frames) for k in range(math.ceil(n / self.excerpt_frames))]
-
-    @property
-    def n_bins(self) -> int:
-        """Feature bins per frame."""
-        return int(self._features[0].shape[0])
-
-    def track(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Track ``t``'s whole ``features (n_bins, frames)`` and ``classes (frames,)``."""
-        return self._features[t], self._classes[t]
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        t, start = self.index[i]
-        return _excerpt(self._features[t], self._classes[t], start, self.excerpt_frames)
-
-    def __repr__(self) -> str:
-        return (
-            f"ChordSequences({str(self.root)!r}, split={self.split!r}, tracks={len(self.ids)}, excerpts={len(self)}, "
-            f"excerpt_frames={self.excerpt_frames}, vocabulary={self.vocabulary.name!r})"
         )

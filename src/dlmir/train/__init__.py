@@ -29,7 +29,6 @@ _EXPORTS = {
     "save_state": "dlmir.train.checkpoint",
     "train": "dlmir.train.module",
     "ChordTrainConfig": "dlmir.train.chords",
-    "ExcerptDataset": "dlmir.train.chords",
     "train_chords": "dlmir.train.chords",
     "random_search": "dlmir.train.search",
 }

@@ -4,9 +4,10 @@ FretboardNet` on frame patches (or on excerpts, cut into patches on the fly).
 Data, two kinds of item (the batch decides which):
 
 - **excerpts** ``(cqt, classes)``: ``cqt`` float32 ``(n_bins, frames)`` CQT magnitude, ``classes`` int64
-  ``(frames,)`` class indices of the model's vocabulary (-1: ignore the frame). :class:`ExcerptDataset` cuts them
-  from a dlmir dataset folder; ``dlmir.data.render_stream.RenderStream`` (an ``IterableDataset``) renders them on
-  the fly, and an epoch is then ``config.steps_per_epoch`` batches. ChordNet trains on these only.
+  ``(frames,)`` class indices of the model's vocabulary (-1: ignore the frame). :class:`dlmir.data.excerpts.Excerpts`
+  cuts them from a dlmir dataset folder (for training with per-epoch jittered cuts);
+  ``dlmir.data.render_stream.RenderStream`` (an ``IterableDataset``) renders them on the fly, and an epoch is then
+  ``config.steps_per_epoch`` batches. ChordNet trains on these only.
 - **patches** ``(patch, class_index, template)`` as :class:`~dlmir.data.datasets.ChordDataset` yields them
   (``patch`` ``(1, 2 c + 1, n_bins)``): FretboardNet's native input. Given excerpts instead, FretboardNet is
   trained on the patches centred on every ``config.frame_step``-th labelled frame of each excerpt.
@@ -30,14 +31,11 @@ On CUDA (``accelerator='auto'``) the models train in ``bf16-mixed`` unless ``con
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset
@@ -52,7 +50,6 @@ __all__ = [
     "CHORD_LOSSES",
     "ChordModule",
     "ChordTrainConfig",
-    "ExcerptDataset",
     "frame_accuracy",
     "patches_from_excerpts",
     "rotate_batch",
@@ -125,111 +122,6 @@ class ChordTrainConfig(TrainConfig):
         if self.loss not in CHORD_LOSSES[kind]:
             raise ParameterError(f"{kind} trains with loss {CHORD_LOSSES[kind]}, not {self.loss!r}")
         return self.loss
-
-
-# -- data ---------------------------------------------------------------------------------------------
-class ExcerptDataset(Dataset):
-    """Fixed-length excerpts ``(cqt (n_bins, frames) float32, classes (frames,) int64)`` of whole tracks.
-
-    Parameters
-    ----------
-    tracks : per track, ``(features (n_bins, n_frames), classes (n_frames,))`` (-1: frames to ignore).
-    frames : frames per excerpt (``excerpt_seconds * sr / hop_length``).
-    jitter : shift each track's grid of excerpts by a random offset every epoch (:meth:`set_epoch`; the offset
-        comes from ``seed``, the epoch and the track), so training sees other cuts each epoch. ``False``: the
-        excerpts start at frames ``0, frames, 2 frames, ...`` (validation).
-    seed : seed of the offsets.
-
-    A track gives ``ceil(n_frames / frames)`` excerpts; the last one (or a track shorter than ``frames``) is
-    padded with zeros and class -1; with jitter, the excerpts at the ends are moved inside the track instead.
-    """
-
-    def __init__(
-        self, tracks: Iterable[tuple[np.ndarray, np.ndarray]], *, frames: int, jitter: bool = False, seed: int = 0
-    ) -> None:
-        if frames < 1:
-            raise ParameterError(f"frames per excerpt must be >= 1, got {frames}")
-        self.frames, self.jitter, self.seed, self.epoch = int(frames), bool(jitter), int(seed), 0
-        self._features: list[np.ndarray] = []
-        self._classes: list[np.ndarray] = []
-        index: list[tuple[int, int]] = []
-        for t, (features, classes) in enumerate(tracks):
-            features = np.asarray(features, dtype=np.float32)
-            classes = np.asarray(classes, dtype=np.int64)
-            if features.ndim != 2 or classes.shape != (features.shape[1],):
-                raise ParameterError(
-                    f"track {t}: features must be (n_bins, n_frames) and classes (n_frames,); got "
-                    f"{features.shape} and {classes.shape}"
-                )
-            self._features.append(features)
-            self._classes.append(classes)
-            index += [(t, k) for k in range(max(1, math.ceil(features.shape[1] / self.frames)))]
-        if not index:
-            raise ParameterError("no tracks to cut excerpts from")
-        self._index = index
-
-    @classmethod
-    def from_folder(
-        cls,
-        root: str | os.PathLike[str],
-        split: str | None,
-        *,
-        seconds: float = 12.0,
-        frontend=None,
-        vocabulary: str = "full",
-        jitter: bool = False,
-        seed: int = 0,
-        max_items: int | None = None,
-        progress: bool = False,
-    ) -> ExcerptDataset:
-        """Excerpts of ``seconds`` from one split of a dlmir dataset (or any folder of audio + ``.lab``/``.jams``,
-        ``split=None``); features come from :class:`~dlmir.data.datasets.ChordDataset` (cached on disk, the chord
-        CQT unless ``frontend`` is given) and the classes from :func:`dlmir.data.frames.frame_targets`. The
-        dataset keeps the front end as :attr:`frontend`."""
-        from dlmir.data.cache import frontend_sr
-        from dlmir.data.datasets import ChordDataset
-        from dlmir.data.frames import frame_targets
-
-        kw: dict[str, Any] = dict(split=split, frontend=frontend, vocabulary=vocabulary, max_items=max_items)
-        try:
-            frames = ChordDataset(root, cache=True, progress=progress, **kw)
-        except OSError:  # read-only dataset folder: features in memory
-            frames = ChordDataset(root, cache=False, progress=progress, **kw)
-        sr, hop = frontend_sr(frames.frontend), frames.frontend.hop_length
-        tracks = []
-        for _id, features, intervals, labels in frames.tracks():
-            classes, _ = frame_targets(
-                intervals, labels, features.shape[1], sr=sr, hop_length=hop, vocabulary=frames.vocabulary
-            )
-            tracks.append((features, classes))
-        data = cls(tracks, frames=max(1, round(seconds * sr / hop)), jitter=jitter, seed=seed)
-        data.frontend = frames.frontend
-        return data
-
-    def set_epoch(self, epoch: int) -> None:
-        """Choose this epoch's excerpt offsets (called by the training loop at the start of every epoch)."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        t, k = self._index[i]
-        features, classes = self._features[t], self._classes[t]
-        n = features.shape[1]
-        start = k * self.frames
-        if self.jitter and n > self.frames:
-            offset = int(np.random.default_rng((self.seed, self.epoch, t)).integers(self.frames))
-            start = min(max(start - offset, 0), n - self.frames)
-        x = np.zeros((features.shape[0], self.frames), dtype=np.float32)
-        y = np.full(self.frames, -1, dtype=np.int64)
-        stop = min(start + self.frames, n)
-        x[:, : stop - start] = features[:, start:stop]
-        y[: stop - start] = classes[start:stop]
-        return torch.from_numpy(x), torch.from_numpy(y)
-
-    def __repr__(self) -> str:
-        return f"ExcerptDataset(tracks={len(self._features)}, excerpts={len(self)}, frames={self.frames})"
 
 
 def patches_from_excerpts(
@@ -321,7 +213,8 @@ def _check_items(model: torch.nn.Module, dataset: Dataset | None, name: str) -> 
     if kind == "ChordNet" and (len(item) != 2 or x.ndim != 2):
         raise ParameterError(
             f"{name}: ChordNet trains on excerpts (cqt (n_bins, frames), classes (frames,)); the items are "
-            f"{len(item)}-tuples with a {tuple(x.shape)} first element (use ExcerptDataset or a RenderStream)"
+            f"{len(item)}-tuples with a {tuple(x.shape)} first element (use dlmir.data.excerpts.Excerpts or a "
+            "RenderStream)"
         )
     n_bins = x.shape[0] if x.ndim == 2 else x.shape[-1]
     if n_bins != model.config["n_bins"]:
