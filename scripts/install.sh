@@ -15,17 +15,6 @@ optional=()
 [ -f /usr/share/sounds/sf3/FluidR3Mono_GM.sf3 ] || optional+=(fluidr3mono-gm-soundfont)
 [ -f /usr/share/sounds/sf2/sf_GMbank.sf2 ] || optional+=(csound-soundfont)
 [ -f /usr/share/sounds/sf2/OPL-3_FM_128M.sf2 ] || optional+=(opl3-soundfont)
-if [ ${#optional[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  [ ${#need[@]} -gt 0 ] || apt-get update -qq >/dev/null || true
-  for pkg in "${optional[@]}"; do
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null 2>&1 \
-      || echo "warning: optional soundfont package $pkg not installed" >&2
-  done
-  # musescore-general-soundfont points the MuseScore_General.sf3 link at its Full file; keep the Lite one there
-  if [ -f /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 ]; then
-    update-alternatives --set MuseScore_General.sf3 /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 >/dev/null 2>&1 || true
-  fi
-fi
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "installing system packages: ${need[*]}"
@@ -33,6 +22,17 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
     echo "warning: dataset rendering needs these Debian packages: ${need[*]} (install them with your package manager)" >&2
+  fi
+fi
+if [ ${#optional[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  [ ${#need[@]} -gt 0 ] || apt-get update -qq >/dev/null || true  # the required block above updated already
+  for pkg in "${optional[@]}"; do
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null 2>&1 \
+      || echo "warning: optional soundfont package $pkg not installed" >&2
+  done
+  # musescore-general-soundfont points the MuseScore_General.sf3 link at its Full file; keep the Lite one there
+  if [ -f /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 ]; then
+    update-alternatives --set MuseScore_General.sf3 /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 >/dev/null 2>&1 || true
   fi
 fi
 [ -d .venv ] || python3 -m venv .venv
