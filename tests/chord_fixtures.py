@@ -64,3 +64,21 @@ def synthetic_dataset(root: Path, *, n_items: int = 6, seconds_per_chord: float 
         writer.writeheader()
         writer.writerows(rows)
     return root
+
+
+def guitar_chord(label: str, seconds: float, rng: np.random.Generator, *, sr: int = 22050) -> np.ndarray:
+    """The pitches of the chord's guitar shape (:func:`dlmir.chords.fretboard.fretboard_shape`) as sums of 3
+    harmonics with random phases, ``(samples,)`` float32 at ``sr`` Hz (``N``: silence)."""
+    from dlmir.chords.fretboard import fretboard_shape
+    from dlmir.chords.voicings import guitar_pitches
+
+    t = np.arange(int(seconds * sr)) / sr
+    y = np.zeros_like(t)
+    if label != "N":
+        pitches = guitar_pitches(fretboard_shape(label))
+        for midi in pitches:
+            f0 = 440.0 * 2 ** ((midi - 69) / 12)
+            for h in range(1, 4):
+                y += 0.5 ** (h - 1) * np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 2 * np.pi))
+        y *= 0.1 / len(pitches)
+    return y.astype(np.float32)

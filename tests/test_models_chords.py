@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from chord_fixtures import guitar_chord
 
 from dlmir.chords import VOCAB
-from dlmir.chords.fretboard import fretboard_shape, fretboard_templates
-from dlmir.chords.voicings import guitar_pitches
+from dlmir.chords.fretboard import fretboard_templates
 from dlmir.data.frames import context_patch, pad_context
 from dlmir.errors import ParameterError
 from dlmir.frontends.presets import CHORD_CQT, chord_frontend
@@ -34,25 +34,11 @@ def _small_chordnet(**kw) -> ChordNet:
     return ChordNet(**{**args, **kw})
 
 
-def _sine_chord(label: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
-    """The pitches of the chord's guitar shape as sums of 3 harmonics (``N``: silence)."""
-    t = np.arange(int(seconds * SR)) / SR
-    y = np.zeros_like(t)
-    if label != "N":
-        pitches = guitar_pitches(fretboard_shape(label))
-        for midi in pitches:
-            f0 = 440.0 * 2 ** ((midi - 69) / 12)
-            for h in range(1, 4):
-                y += 0.5 ** (h - 1) * np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 2 * np.pi))
-        y *= 0.1 / len(pitches)
-    return y.astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def chord_cqts() -> tuple[torch.Tensor, torch.Tensor]:
     """CQT magnitudes ``(8, 192, 22)`` of 0.5 s of 8 distinct chords (the chord CQT), and their class indices."""
     rng = np.random.default_rng(0)
-    audio = torch.from_numpy(np.stack([_sine_chord(lab, 0.5, rng) for lab in LABELS]))
+    audio = torch.from_numpy(np.stack([guitar_chord(lab, 0.5, rng) for lab in LABELS]))
     with torch.no_grad():
         cqt = chord_frontend()(audio).float()
     return cqt, torch.tensor([VOCAB.index(lab) for lab in LABELS])

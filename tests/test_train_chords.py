@@ -10,12 +10,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from chord_fixtures import guitar_chord
 from torch.utils.data import IterableDataset, TensorDataset
 from typer.testing import CliRunner
 
 from dlmir.chords import VOCAB
-from dlmir.chords.fretboard import fretboard_shape
-from dlmir.chords.voicings import guitar_pitches
 from dlmir.data.excerpts import Excerpts
 from dlmir.data.frames import context_patch, pad_context
 from dlmir.errors import ParameterError
@@ -36,20 +35,6 @@ LABELS = ["C:maj", "G:maj", "A:min", "F:maj", "D:min7", "E:7", "B:dim", "N"]
 SR = 22050
 
 
-def _sine_chord(label: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
-    """The pitches of the chord's guitar shape as sums of 3 harmonics (``N``: silence)."""
-    t = np.arange(int(seconds * SR)) / SR
-    y = np.zeros_like(t)
-    if label != "N":
-        pitches = guitar_pitches(fretboard_shape(label))
-        for midi in pitches:
-            f0 = 440.0 * 2 ** ((midi - 69) / 12)
-            for h in range(1, 4):
-                y += 0.5 ** (h - 1) * np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 2 * np.pi))
-        y *= 0.1 / len(pitches)
-    return y.astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def chord_cqts() -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
     """Per seed (0: training, 1: validation, other phases): CQTs ``(8, 192, 22)`` of 0.5 s of each of 8 chords
@@ -57,7 +42,7 @@ def chord_cqts() -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
     out = {}
     for seed in (0, 1):
         rng = np.random.default_rng(seed)
-        audio = torch.from_numpy(np.stack([_sine_chord(lab, 0.5, rng) for lab in LABELS]))
+        audio = torch.from_numpy(np.stack([guitar_chord(lab, 0.5, rng) for lab in LABELS]))
         with torch.no_grad():
             cqt = chord_frontend()(audio).float()
         out[seed] = (cqt, torch.tensor([VOCAB.index(lab) for lab in LABELS]))
