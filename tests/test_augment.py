@@ -58,3 +58,40 @@ def test_mp3_roundtrip_keeps_length_and_signal():
     assert 10 * np.log10(np.sum(y**2) / np.sum((z - y) ** 2)) > 20
     with pytest.raises(ParameterError):
         mp3_roundtrip(y, sr, quality=1.0)
+
+
+_LONG_OGG = """
+import numpy as np
+from dlmir.data.augment import codec_roundtrip
+y = np.zeros(2_200_000, dtype=np.float32)  # 100 s at 22.05 kHz: 8.8 MB of libvorbis alloca
+y[::1000] = 0.5
+z = codec_roundtrip(y, 22050, format="OGG", quality=0.34)
+assert z.shape == y.shape and np.isfinite(z).all()
+print("ok")
+"""
+
+
+def test_ogg_roundtrip_of_a_long_signal_does_not_overflow_the_stack():
+    # libvorbis allocas 4 bytes per frame of the first write: one write of > ~2 M frames overflowed the default
+    # 8 MiB stack with SIGSEGV (a RenderStream worker died on a 96 s piece). Run in a subprocess held to 8 MiB.
+    import resource
+    import subprocess
+    import sys
+
+    def limit_stack() -> None:
+        hard = resource.getrlimit(resource.RLIMIT_STACK)[1]
+        soft = 8 << 20 if hard == resource.RLIM_INFINITY else min(8 << 20, hard)
+        resource.setrlimit(resource.RLIMIT_STACK, (soft, hard))
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _LONG_OGG], capture_output=True, text=True, timeout=120, preexec_fn=limit_stack
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-2000:]}"
+    assert proc.stdout.strip() == "ok"
+
+
+def test_codec_roundtrip_refuses_a_non_positive_rate():
+    from dlmir.data.augment import codec_roundtrip
+
+    with pytest.raises(ParameterError):  # libsndfile's Vorbis encoder segfaults at sr=0
+        codec_roundtrip(np.zeros(100, dtype=np.float32), 0, format="OGG")

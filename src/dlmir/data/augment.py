@@ -25,6 +25,9 @@ together ("cached variants"); rotation is applied on the fly to every batch.
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -136,6 +139,43 @@ def add_noise(y: np.ndarray, snr_db: float, *, noise: np.ndarray | None = None, 
     return (y + gain * noise).astype(np.float32)
 
 
+_STACK_MARGIN = 16 << 20  # bytes of stack beyond what libvorbis allocas, for the rest of the call chain
+_STACK_LOCK = threading.Lock()
+
+
+def _with_stack(nbytes: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a helper thread whose stack holds ``nbytes`` more than the margin; its result.
+
+    libvorbis's encoder (``vorbis_analysis_wrote`` -> ``_preextrapolate_helper``) ``alloca()``s 4 bytes per frame
+    of the first block written, and soundfile writes an array in one block: an Ogg Vorbis encode of more than
+    about 2 M frames (95 s at 22.05 kHz) overflows the default 8 MiB main-thread stack and kills the process with
+    SIGSEGV (a ``RenderStream`` worker rendering a long piece did). Writing in smaller blocks avoids it too but
+    changes the encoded bits (the pre-extrapolation is fitted to the first block), hence to production records'
+    replays; a big enough stack keeps the encode exactly as before.
+    """
+    size = max(_STACK_MARGIN + int(nbytes), threading.stack_size() or 0)
+    size = -(-size // (1 << 20)) * (1 << 20)  # whole MiB (some platforms want page multiples)
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            out["error"] = exc
+
+    with _STACK_LOCK:  # threading.stack_size is process-wide: set it only for this thread's creation
+        old = threading.stack_size(size)
+        try:
+            thread = threading.Thread(target=run, name="dlmir-codec", daemon=True)
+            thread.start()
+        finally:
+            threading.stack_size(old)
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
 def codec_roundtrip(y: np.ndarray, sr: int, *, format: str = "MP3", quality: float = 0.5) -> np.ndarray:
     """Encode ``y`` (``(samples,)``) with a lossy codec and decode it, in memory; returns float32 ``(samples,)``.
 
@@ -151,9 +191,15 @@ def codec_roundtrip(y: np.ndarray, sr: int, *, format: str = "MP3", quality: flo
         raise ParameterError(f"format must be one of {sorted(codecs)}, got {format!r}")
     if not 0.0 <= quality < 1.0:
         raise ParameterError(f"quality ({format} compression level) must be in [0, 1), got {quality}")
+    if int(sr) <= 0:  # libsndfile's Vorbis encoder segfaults at sr=0 instead of failing
+        raise ParameterError(f"sr must be a positive sample rate in Hz, got {sr}")
     buffer = io.BytesIO()
+    y32 = np.asarray(y, dtype=np.float32)
     try:
-        sf.write(buffer, np.asarray(y, dtype=np.float32), int(sr), compression_level=quality, **codecs[format])
+        if format == "OGG":
+            _with_stack(4 * y32.shape[0], sf.write, buffer, y32, int(sr), compression_level=quality, **codecs[format])
+        else:
+            sf.write(buffer, y32, int(sr), compression_level=quality, **codecs[format])
         buffer.seek(0)
         decoded, _ = sf.read(buffer, dtype="float32")
     except (sf.LibsndfileError, TypeError, RuntimeError) as exc:
