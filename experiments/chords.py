@@ -9,7 +9,7 @@ the shipped learned chroma and (optionally) a deep learned-chroma run, on the sa
     .venv/bin/dlmir data band data/band                      # fixed realistic valid/test sets (~1 h)
     .venv/bin/dlmir data chords data/chords                  # the default chord dataset (~5 h)
     .venv/bin/python experiments/chords.py data/band data/chords --runs-dir runs/chords \\
-        [--steps 50 --epochs 40] [--chroma-run runs/readme/deep-template]
+        [--steps 50 --epochs 18] [--chroma-run runs/readme/deep-template]
 
 The step budget is what a 2-core CPU affords in a long session (a ChordNet step of 8 x 12 s excerpts takes ~4 s
 there, rendering included); on a GPU raise ``--epochs``.
@@ -43,7 +43,8 @@ def train(band: Path, runs_dir: Path, steps: int, epochs: int) -> None:
         else:
             resume = []
         cmd = [*DLMIR, "train", "chords", "stream", "--valid", str(band), "--out", str(run), *options]
-        cmd += ["--epochs", str(epochs), "--steps-per-epoch", str(steps), "--workers", "1", "--patience", "0", *resume]
+        cmd += ["--epochs", str(epochs), "--steps-per-epoch", str(steps), "--batch-size", "8", "--workers", "1"]
+        cmd += ["--patience", "0", *resume]
         print("dlmir " + " ".join(cmd[len(DLMIR) :]), flush=True)
         with (runs_dir / f"{name}.log").open("a") as log:
             subprocess.run(cmd, check=True, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -63,7 +64,7 @@ def main() -> None:
     ap.add_argument("chords", type=Path, help="`dlmir data chords` folder (its test split is scored too)")
     ap.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "chords")
     ap.add_argument("--steps", type=int, default=50, help="training steps per epoch")
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=18)
     ap.add_argument("--chroma-run", type=Path, default=None, help="a learned-chroma run to compare (e.g. deep)")
     ap.add_argument("--no-train", action="store_true", help="score the runs already in --runs-dir")
     args = ap.parse_args()

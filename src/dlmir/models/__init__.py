@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from dlmir.models.chords import ChordNet
 from dlmir.models.chroma import LearnedChroma, octave_matrix
-from dlmir.models.io import build, default_model_dir, load, model_frontend, read_config, save, set_frontend
+from dlmir.models.fretboard import FretboardNet
+from dlmir.models.io import (
+    SHIPPED,
+    build,
+    default_model_dir,
+    load,
+    model_frontend,
+    read_config,
+    save,
+    set_frontend,
+    shipped_model_dir,
+)
 
 __all__ = [
+    "SHIPPED",
+    "ChordNet",
+    "FretboardNet",
     "LearnedChroma",
     "build",
     "default_model_dir",
@@ -15,4 +30,5 @@ __all__ = [
     "read_config",
     "save",
     "set_frontend",
+    "shipped_model_dir",
 ]

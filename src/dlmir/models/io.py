@@ -39,9 +39,26 @@ def _version() -> str:
         return "unknown"
 
 
+SHIPPED: dict[str, str] = {"default": "learned_chroma", "chordnet": "chordnet"}
+"""Models shipped inside the package, by name: ``"default"`` (the learned chroma) and ``"chordnet"`` (the
+:class:`~dlmir.models.chords.ChordNet` chord recogniser trained on rendered band arrangements)."""
+
+
 def default_model_dir() -> Path:
     """Folder of the learned-chroma model shipped with the package."""
-    return Path(str(resources.files("dlmir"))) / "assets" / "learned_chroma"
+    return shipped_model_dir("default")
+
+
+def shipped_model_dir(name: str) -> Path:
+    """Folder of the shipped model ``name`` (a key of :data:`SHIPPED`)."""
+    if name not in SHIPPED:
+        raise ParameterError(f"no shipped model named {name!r}; shipped: {sorted(SHIPPED)}")
+    return Path(str(resources.files("dlmir"))) / "assets" / SHIPPED[name]
+
+
+def _model_dir(path: str | os.PathLike[str]) -> Path:
+    """A model folder, or the folder of a shipped model's name (``"default"``, ``"chordnet"``)."""
+    return shipped_model_dir(str(path)) if str(path) in SHIPPED else Path(path)
 
 
 def set_frontend(model: nn.Module, frontend: FrontEnd | dict[str, Any]) -> nn.Module:
@@ -127,8 +144,8 @@ def save(
 
 
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``config.json`` of a saved model folder (or ``"default"``) as a dict."""
-    folder = default_model_dir() if str(path) == "default" else Path(path)
+    """The ``config.json`` of a saved model folder (or a shipped model's name, :data:`SHIPPED`) as a dict."""
+    folder = _model_dir(path)
     file = folder / CONFIG_NAME
     if not file.exists():
         raise ParameterError(f"{folder}: not a saved model folder (no {CONFIG_NAME}); pass a RUN_DIR or 'default'")
@@ -153,14 +170,15 @@ def build(config: dict[str, Any]) -> nn.Module:
 
 
 def load(path: str | os.PathLike[str] = "default", *, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Load a model folder written by :func:`save` (or ``"default"``: the shipped learned chroma), in eval mode.
+    """Load a model folder written by :func:`save`, or a shipped model by name (:data:`SHIPPED`: ``"default"``, the
+    learned chroma; ``"chordnet"``, the chord recogniser), in eval mode.
 
     The returned model carries the front end of its ``config.json`` (``model.frontend``, see
     :func:`set_frontend`; the chord CQT for configs without one).
     """
     from safetensors.torch import load_file
 
-    folder = default_model_dir() if str(path) == "default" else Path(path)
+    folder = _model_dir(path)
     config = read_config(folder)
     weights = folder / WEIGHTS_NAME
     if not weights.exists():
@@ -174,4 +192,14 @@ def load(path: str | os.PathLike[str] = "default", *, map_location: str | torch.
     return model.eval()
 
 
-__all__ = ["build", "default_model_dir", "load", "model_frontend", "read_config", "save", "set_frontend"]
+__all__ = [
+    "SHIPPED",
+    "build",
+    "default_model_dir",
+    "load",
+    "shipped_model_dir",
+    "model_frontend",
+    "read_config",
+    "save",
+    "set_frontend",
+]
