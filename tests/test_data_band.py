@@ -18,12 +18,13 @@ pytestmark = pytest.mark.skipif(
     reason="no TimGM6mb soundfont (apt-get install timgm6mb-soundfont)",
 )
 HAS_FLUIDR3 = Path(SOUNDFONTS["fluidr3"].paths[0]).is_file()
+needs_fluidr3 = pytest.mark.skipif(
+    not HAS_FLUIDR3, reason="the held-out test soundfont FluidR3 GM is missing (apt-get install fluid-soundfont-gm)"
+)
 
 
 @pytest.fixture(scope="module")
 def band(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    if not HAS_FLUIDR3:
-        pytest.skip("the held-out test soundfont FluidR3 GM is not installed (apt-get install fluid-soundfont-gm)")
     from typer.testing import CliRunner
 
     import dlmir.cli.data_build  # noqa: F401 - registers the commands
@@ -41,6 +42,7 @@ def _rows(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@needs_fluidr3
 def test_ci_band_build_is_a_chord_dataset(band: Path) -> None:
     from dlmir.data.datasets import ChordDataset
     from dlmir.data.manifest import summarize
@@ -63,6 +65,7 @@ def test_ci_band_build_is_a_chord_dataset(band: Path) -> None:
     assert build["kind"] == "band" and build["production"] == "realistic" and build["test_soundfont"] == "fluidr3"
 
 
+@needs_fluidr3
 def test_test_split_uses_the_held_out_soundfont(band: Path) -> None:
     for r in _rows(band):
         if r["split"] == "test":
@@ -72,6 +75,7 @@ def test_test_split_uses_the_held_out_soundfont(band: Path) -> None:
         assert r["piece"] == r["id"]
 
 
+@needs_fluidr3
 def test_beats_files_match_the_arrangement(band: Path) -> None:
     from dlmir.annotations import read_lab
     from dlmir.data.build import _make_piece, plan_band
@@ -95,6 +99,7 @@ def test_beats_files_match_the_arrangement(band: Path) -> None:
             assert np.min(np.abs(beats[:, 0] - start)) < 1e-3
 
 
+@needs_fluidr3
 def test_marker_replays_the_item(band: Path) -> None:
     from dlmir.data.arrangements import render_arrangement
     from dlmir.data.build import _make_piece, plan_band
@@ -108,6 +113,7 @@ def test_marker_replays_the_item(band: Path) -> None:
     assert np.max(np.abs(y - stored)) < 0.05  # FLAC is 16-bit; FluidSynth's voice pool differs slightly per chunk
 
 
+@needs_fluidr3
 def test_resume_renders_nothing_and_refuses_other_parameters(band: Path) -> None:
     from dlmir.data.build import build_band
     from dlmir.errors import ParameterError

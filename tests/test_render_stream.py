@@ -41,8 +41,6 @@ def _collect(stream: RenderStream, workers: int = 2) -> list:
 
 @pytest.fixture(scope="module")
 def two_workers() -> list:
-    if not HAS_TIMGM:
-        pytest.skip("no TimGM6mb soundfont")
     return _collect(_stream(return_info=True))
 
 
