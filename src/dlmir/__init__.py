@@ -25,6 +25,7 @@ _SUBMODULES = frozenset(
         "io",
         "layers",
         "models",
+        "rhythm",
     }
 )
 
