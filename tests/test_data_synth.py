@@ -137,3 +137,18 @@ def test_deterministic_in_fresh_renderers() -> None:
         y3 = a.render(pm, "timgm6mb")  # same renderer again: flushed and reset
     np.testing.assert_array_equal(y1, y2)
     np.testing.assert_allclose(y1, y3, atol=0.05)
+
+
+@pytest.mark.skipif("opl3" not in synth.installed_soundfonts(), reason="no OPL3 soundfont (opl3-soundfont)")
+def test_missing_drum_kit_falls_back_to_kit_0_of_the_same_soundfont(renderer: Renderer) -> None:
+    # opl3 has only the standard kit: a GM2 kit (8 = room) must sound as kit 0 of opl3, not fail silently or
+    # borrow another loaded soundfont's kit
+    y0 = renderer.render(_midi([(0, 38, 0.1, 0.3), (0, 36, 0.5, 0.7)], drums=True), "opl3", duration=1.0)
+    renderer.render(_midi([(8, 38, 0.1, 0.2)], drums=True), "timgm6mb", duration=0.5)  # kit 8 of another soundfont
+    y8 = renderer.render(_midi([(8, 38, 0.1, 0.3), (8, 36, 0.5, 0.7)], drums=True), "opl3", duration=1.0)
+    assert np.abs(y0).max() > 0.05
+    np.testing.assert_allclose(y8, y0, atol=1e-3)
+    sfid = renderer._sfid(resolve_soundfont("opl3")[1])
+    assert renderer.select_program(9, sfid, 8, drum=True) == 0
+    assert renderer.select_program(9, sfid, 0, drum=True) == 0
+    assert renderer.select_program(0, sfid, 40, drum=False) == 40

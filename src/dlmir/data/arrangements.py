@@ -1221,7 +1221,7 @@ def _render_midi(renderer: Renderer, midi: pretty_midi.PrettyMIDI, soundfont: st
     free = [c for c in range(16) if c != 9]
     for inst in midi.instruments:
         ch = 9 if inst.is_drum else free.pop(0)
-        synth.program_select(ch, sfid, 128 if inst.is_drum else 0, int(inst.program))
+        renderer.select_program(ch, sfid, int(inst.program), drum=inst.is_drum)
         synth.pitch_bend(ch, 0)
         for nt in inst.notes:
             events.append((round(nt.start * sr), 2, ch, int(nt.pitch), int(nt.velocity)))

@@ -224,6 +224,16 @@ class Renderer:
             self._sfids[path] = sfid
         return self._sfids[path]
 
+    def select_program(self, channel: int, sfid: int, program: int, *, drum: bool) -> int:
+        """Select ``program`` (a GM program, or a GM2 drum kit on bank 128 when ``drum``) on ``channel``; returns the
+        program selected. A soundfont without that preset (``opl3`` has one drum kit) falls back to program 0 of
+        the same soundfont, so no channel ever sounds with another soundfont's preset or keeps a stale one."""
+        bank = 128 if drum else 0
+        if self._synth.sfpreset_name(sfid, bank, int(program)) is None:
+            program = 0
+        self._synth.program_select(channel, sfid, bank, int(program))
+        return int(program)
+
     def render(
         self,
         midi: pretty_midi.PrettyMIDI,
@@ -268,7 +278,7 @@ class Renderer:
         free = [c for c in range(16) if c != 9]  # channel 10 (index 9) is the GM drum channel
         for inst in midi.instruments:
             ch = 9 if inst.is_drum else free.pop(0)
-            synth.program_select(ch, sfid, 128 if inst.is_drum else 0, int(inst.program))
+            self.select_program(ch, sfid, int(inst.program), drum=inst.is_drum)
             for n in inst.notes:
                 events.append((round(n.start * self.sr), 1, ch, int(n.pitch), int(n.velocity)))
                 events.append((round(n.end * self.sr), 0, ch, int(n.pitch), 0))
