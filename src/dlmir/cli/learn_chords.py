@@ -1,4 +1,4 @@
-"""``dlmir train chords``: train a chord model (ChordNet on excerpts, FretboardNet on frame patches).
+"""``dlmir train chords``: train a chord model (ChordNet or ChordCNN on excerpts, FretboardNet on frame patches).
 
 Thin: parses the options, builds the data (:class:`dlmir.data.excerpts.Excerpts` for training and validation
 excerpts, :func:`dlmir.data.datasets.build_split` for patches, ``dlmir.data.render_stream.RenderStream`` for
@@ -15,8 +15,9 @@ import typer
 
 from dlmir.cli.app import train_app
 
-MODELS = {"chordnet": "ChordNet", "fretboard": "FretboardNet"}
-DEFAULT_BATCH = {"ChordNet": 16, "FretboardNet": 256}
+MODELS = {"chordnet": "ChordNet", "cnn": "ChordCNN", "fretboard": "FretboardNet"}
+DEFAULT_BATCH = {"ChordNet": 16, "ChordCNN": 16, "FretboardNet": 256}
+EXCERPT_MODELS = ("ChordNet", "ChordCNN")  # = dlmir.train.chords.EXCERPT_MODELS (not imported: keeps the CLI light)
 
 
 def _fail(exc: Exception, code: int = 2) -> typer.Exit:
@@ -56,7 +57,7 @@ def build_data(kind: str, data: dict[str, Any], context: int):
     val_root = Path(valid or source)
     val_split = "valid" if (val_root / MANIFEST).is_file() else None
     seconds = data["excerpt_seconds"]
-    if kind == "ChordNet" or source == "stream":
+    if kind in EXCERPT_MODELS or source == "stream":
         if source != "stream":
             train_set = Excerpts.from_folder(
                 source, "train", seconds=seconds, jitter=True, seed=data["seed"], max_items=n, progress=True
@@ -75,15 +76,15 @@ def train_chords_cmd(
     dataset: str = typer.Argument(
         ..., help="Dataset folder (its train split trains, its valid split validates), or 'stream' (render on the fly)."
     ),
-    model: str = typer.Option("chordnet", "--model", "-m", help="chordnet (excerpts, BiGRU) | fretboard (patches)."),
+    model: str = typer.Option("chordnet", "--model", "-m", help="chordnet (BiGRU) | cnn (plain CNN) | fretboard."),
     out: Path = typer.Option(Path("runs/chords"), "--out", "-o", help="Run folder (model, checkpoint, history)."),
     epochs: int = typer.Option(20, "--epochs", help="Total epochs."),
     steps_per_epoch: int = typer.Option(0, "--steps-per-epoch", help="Batches per epoch (0: the whole dataset)."),
-    batch_size: int = typer.Option(0, "--batch-size", help="Excerpts (chordnet) or patches per step (0: 16 | 256)."),
+    batch_size: int = typer.Option(0, "--batch-size", help="Excerpts or patches (fretboard) per step (0: 16 | 256)."),
     excerpt_seconds: float = typer.Option(12.0, "--excerpt-seconds", help="Seconds per training excerpt."),
     lr: float = typer.Option(1e-3, "--lr", help="Learning rate (AdamW)."),
     schedule: str = typer.Option("onecycle", "--schedule", help="constant | onecycle (warm-up, then cosine decay)."),
-    loss: str = typer.Option("auto", "--loss", help="auto | structured | chord (chordnet) | mse | ce | mse+ce."),
+    loss: str = typer.Option("auto", "--loss", help="auto | structured | chord (chordnet, cnn) | mse | ce | mse+ce."),
     augment: str = typer.Option("", "--augment", help="'rotate': random transposition of every item."),
     patience: int = typer.Option(5, "--patience", help="Early stopping patience in epochs (0: off)."),
     seed: int = typer.Option(0, "--seed", help="Seed of init, data order, excerpt cuts, dropout, augmentation."),
@@ -147,7 +148,7 @@ def train_chords_cmd(
         train_set, val_set, frontend = build_data(kind, data, context)
         dims = {k: frontend.config[k] for k in ("n_bins", "bins_per_octave", "fmin")}
         net = set_frontend(build({**model_config, **dims}), frontend)
-        what = "excerpts" if kind == "ChordNet" or data["dataset"] == "stream" else "frames"
+        what = "excerpts" if kind in EXCERPT_MODELS or data["dataset"] == "stream" else "frames"
         size = "a stream" if data["dataset"] == "stream" else f"{len(train_set)} training {what}"
         typer.echo(f"{kind}: {size}, {len(val_set)} validation {what}")
         summary = train_chords(net, train_set, val_set, config=cfg, run_dir=out, resume=resume)

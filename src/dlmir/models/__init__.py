@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dlmir.models.chords import ChordNet
+from dlmir.models.chords import ChordCNN, ChordNet
 from dlmir.models.chroma import LearnedChroma, octave_matrix
 from dlmir.models.fretboard import FretboardNet
 from dlmir.models.io import (
@@ -17,9 +17,14 @@ from dlmir.models.io import (
     shipped_model_dir,
 )
 
+Fretboard = FretboardNet
+"""Alias of :class:`~dlmir.models.fretboard.FretboardNet`, the fretboard network (same class, same saved name)."""
+
 __all__ = [
     "SHIPPED",
+    "ChordCNN",
     "ChordNet",
+    "Fretboard",
     "FretboardNet",
     "LearnedChroma",
     "build",

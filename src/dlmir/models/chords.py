@@ -1,5 +1,5 @@
-"""Chord recognisers: a convolutional-recurrent network with structured outputs (:class:`ChordNet`), and the
-pieces every chord model of dlmir shares.
+"""Chord recognisers: a convolutional-recurrent network with structured outputs (:class:`ChordNet`), a plain
+convolutional baseline with one softmax head (:class:`ChordCNN`), and the pieces every chord model of dlmir shares.
 
 Every chord model answers :meth:`frame_log_probs`: a CQT magnitude ``(batch, n_bins, frames)`` (the chord CQT of
 :data:`~dlmir.frontends.presets.CHORD_CQT` unless the model was built for another) -> class log-probabilities
@@ -12,12 +12,15 @@ and dropout -> a per-frame embedding (a convolution over the whole pitch axis) -
 -> four heads per frame: root (13: 12 pitch classes + no root), bass (13), pitch classes (12, independent
 sigmoids) and the chord class (softmax), which (``structured=True``) also reads the three structured heads'
 probabilities.
+
+:class:`ChordCNN` is the simple baseline: the same convolutional trunk, a few convolutions over time (about 0.8 s
+of context) in place of the GRU, and a single dense softmax over the 157 (or 25) classes per frame.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -29,10 +32,11 @@ from torch.nn import functional as F
 from dlmir.chords.vocabulary import VOCABULARIES, ChordVocabulary, parse
 from dlmir.errors import ParameterError
 from dlmir.frontends.presets import C1_HZ
-from dlmir.layers import Cascade, Conv2d, Dense, HalfWaveRectify, LogCompression, Stage
+from dlmir.layers import Cascade, Conv1d, Conv2d, Dense, HalfWaveRectify, LogCompression, Stage
 
 __all__ = [
     "HEAD_WEIGHTS",
+    "ChordCNN",
     "ChordNet",
     "MaxPool2d",
     "Reshape",
@@ -130,6 +134,81 @@ def structured_targets(
     return {"chord": index, "root": root, "bass": root.clone() if bass is None else bass, "pitch_classes": pcs}
 
 
+SeedFn = Callable[[int], "int | None"]
+
+
+def _conv_trunk(
+    n_bins: int,
+    channels: tuple[int, ...] | list[int],
+    pitch_pool: tuple[int, ...] | list[int],
+    *,
+    embedding: int,
+    dropout: float,
+    log_gain: float,
+    seed: SeedFn,
+) -> tuple[Cascade, tuple[int, ...], tuple[int, ...]]:
+    """The convolutional trunk shared by :class:`ChordNet` and :class:`ChordCNN`, and its checked settings.
+
+    ``(batch, 1, frames, n_bins)`` CQT patches -> ``log(1 + C x)`` -> batch norm -> one block per entry of
+    ``channels`` (3 x 3 conv -> batch norm -> rectifier, then ``(1, p)`` max pooling over pitch and dropout where
+    ``p > 1``) -> a convolution over the whole remaining pitch axis (the per-frame embedding) -> batch norm ->
+    rectifier -> ``(batch, embedding, frames)`` -> dropout. ``seed(k)`` seeds the k-th random layer (``None``:
+    unseeded). Its receptive field is ``len(channels)`` frames each side.
+    """
+    channels, pitch_pool = tuple(int(c) for c in channels), tuple(int(p) for p in pitch_pool)
+    if not channels or min(channels) < 1:
+        raise ParameterError(f"channels must list at least one block of >= 1 channels, got {channels}")
+    if len(pitch_pool) != len(channels) or min(pitch_pool) < 1:
+        raise ParameterError(f"pitch_pool needs one factor >= 1 per block ({len(channels)}), got {pitch_pool}")
+    if not 0.0 <= dropout < 1.0:
+        raise ParameterError(f"dropout must be in [0, 1), got {dropout}")
+    width = int(n_bins)
+    for p in pitch_pool:
+        width //= p
+    if width < 1:
+        raise ParameterError(f"pitch_pool {pitch_pool} pools {n_bins} bins to nothing")
+    stages: OrderedDict[str, nn.Module] = OrderedDict()
+    stages["log"] = LogCompression(log_gain)
+    stages["input_norm"] = nn.BatchNorm2d(1)
+    c_in = 1
+    for k, (c, p) in enumerate(zip(channels, pitch_pool, strict=True), start=1):
+        stages[f"conv{k}"] = Conv2d.random(c_in, c, (3, 3), padding=(1, 1), seed=seed(k))
+        stages[f"norm{k}"] = nn.BatchNorm2d(c)
+        stages[f"rectify{k}"] = HalfWaveRectify()
+        if p > 1:
+            stages[f"pool{k}"] = MaxPool2d((1, p))
+            if dropout > 0:
+                stages[f"dropout{k}"] = nn.Dropout(dropout)
+        c_in = c
+    # the whole remaining pitch axis in one convolution: a dense map per frame
+    stages["embed"] = Conv2d.random(c_in, embedding, (1, width), seed=seed(100))
+    stages["embed_norm"] = nn.BatchNorm2d(embedding)
+    stages["embed_rectify"] = HalfWaveRectify()
+    stages["to_features"] = _ToFeatures()
+    if dropout > 0:
+        stages["embed_dropout"] = nn.Dropout(dropout)
+    return Cascade(stages), channels, pitch_pool
+
+
+def _run_chunked(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, halo: int, chunk_frames: int | None
+) -> torch.Tensor:
+    """``fn`` (frames on the last axis in and out, ``halo`` frames of receptive field each side) on overlapping
+    chunks of ``chunk_frames`` frames of ``x``, joined: equal to ``fn(x)`` for a frame-local ``fn``."""
+    frames = x.shape[-1]
+    if chunk_frames is None or frames <= chunk_frames:
+        return fn(x)
+    if chunk_frames < 1:
+        raise ParameterError(f"chunk_frames must be >= 1 frame (or None), got {chunk_frames}")
+    out = []
+    for t0 in range(0, frames, chunk_frames):
+        t1 = min(t0 + chunk_frames, frames)
+        a, b = max(t0 - halo, 0), min(t1 + halo, frames)
+        y = fn(x[..., a:b])
+        out.append(y[..., t0 - a : t0 - a + (t1 - t0)])
+    return torch.cat(out, dim=-1)
+
+
 class ChordNet(nn.Module):
     """A convolutional-recurrent chord recogniser with structured heads (root, bass, pitch classes, chord).
 
@@ -180,43 +259,13 @@ class ChordNet(nn.Module):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        channels, pitch_pool = tuple(int(c) for c in channels), tuple(int(p) for p in pitch_pool)
-        if not channels or min(channels) < 1:
-            raise ParameterError(f"channels must list at least one block of >= 1 channels, got {channels}")
-        if len(pitch_pool) != len(channels) or min(pitch_pool) < 1:
-            raise ParameterError(f"pitch_pool needs one factor >= 1 per block ({len(channels)}), got {pitch_pool}")
-        if not 0.0 <= dropout < 1.0:
-            raise ParameterError(f"dropout must be in [0, 1), got {dropout}")
         if embedding < 1 or hidden < 1:
             raise ParameterError(f"embedding and hidden must be >= 1 unit, got {embedding}, {hidden}")
         vocab = check_vocabulary(vocabulary)
-        width = int(n_bins)
-        for p in pitch_pool:
-            width //= p
-        if width < 1:
-            raise ParameterError(f"pitch_pool {pitch_pool} pools {n_bins} bins to nothing")
         gen_seed = (lambda k: None) if seed is None else (lambda k: seed + k)  # noqa: E731
-        stages: OrderedDict[str, nn.Module] = OrderedDict()
-        stages["log"] = LogCompression(log_gain)
-        stages["input_norm"] = nn.BatchNorm2d(1)
-        c_in = 1
-        for k, (c, p) in enumerate(zip(channels, pitch_pool, strict=True), start=1):
-            stages[f"conv{k}"] = Conv2d.random(c_in, c, (3, 3), padding=(1, 1), seed=gen_seed(k))
-            stages[f"norm{k}"] = nn.BatchNorm2d(c)
-            stages[f"rectify{k}"] = HalfWaveRectify()
-            if p > 1:
-                stages[f"pool{k}"] = MaxPool2d((1, p))
-                if dropout > 0:
-                    stages[f"dropout{k}"] = nn.Dropout(dropout)
-            c_in = c
-        # the whole remaining pitch axis in one convolution: a dense map per frame
-        stages["embed"] = Conv2d.random(c_in, embedding, (1, width), seed=gen_seed(100))
-        stages["embed_norm"] = nn.BatchNorm2d(embedding)
-        stages["embed_rectify"] = HalfWaveRectify()
-        stages["to_features"] = _ToFeatures()
-        if dropout > 0:
-            stages["embed_dropout"] = nn.Dropout(dropout)
-        self.features = Cascade(stages)
+        self.features, channels, pitch_pool = _conv_trunk(
+            n_bins, channels, pitch_pool, embedding=embedding, dropout=dropout, log_gain=log_gain, seed=gen_seed
+        )
         with torch.random.fork_rng(devices=[]):  # the GRU draws its initialisation from the global generator
             if seed is not None:
                 torch.manual_seed(seed)
@@ -266,17 +315,8 @@ class ChordNet(nn.Module):
         on overlapping chunks; the result equals the one-shot call.
         """
         cqt = check_cqt(cqt, self.n_bins, "ChordNet")
-        frames = cqt.shape[-1]
-        x = cqt.transpose(1, 2).unsqueeze(1)  # (batch, 1, frames, n_bins)
-        if chunk_frames is None or self.training or frames <= chunk_frames:
-            return self.features(x)
-        halo, out = self.receptive_halo, []
-        for t0 in range(0, frames, chunk_frames):
-            t1 = min(t0 + chunk_frames, frames)
-            a, b = max(t0 - halo, 0), min(t1 + halo, frames)
-            y = self.features(x[:, :, a:b])
-            out.append(y[..., t0 - a : t0 - a + (t1 - t0)])
-        return torch.cat(out, dim=-1)
+        trunk = lambda c: self.features(c.transpose(1, 2).unsqueeze(1))  # noqa: E731  (batch, 1, frames, n_bins)
+        return _run_chunked(trunk, cqt, self.receptive_halo, None if self.training else chunk_frames)
 
     def forward(self, cqt: torch.Tensor, *, chunk_frames: int | None = None) -> dict[str, torch.Tensor]:
         """CQT magnitude ``(batch, n_bins, frames)`` -> per-frame logits of every head (see the class docstring)."""
@@ -332,6 +372,136 @@ class ChordNet(nn.Module):
             )
             total = total + w["pitch_classes"] * (bce * valid).sum() / (valid.sum() * 12).clamp_min(1.0)
         return total
+
+
+class ChordCNN(nn.Module):
+    """A plain convolutional chord recogniser: one softmax over the chord classes per frame (the simple baseline).
+
+    The same convolutional trunk as :class:`ChordNet` (log-compressed CQT -> 3 x 3 convolutions with batch norm,
+    pitch pooling and dropout -> a per-frame embedding), then, in place of the recurrent layer, ``temporal_layers``
+    convolutions over time (kernel ``temporal_kernel`` frames, ``hidden`` channels, batch norm, rectifier, dropout)
+    and one dense softmax head over the vocabulary's classes. No structured heads, no recurrence: every output
+    frame sees a fixed window of ``2 * receptive_halo + 1`` frames (default 33 frames, 0.77 s at the chord CQT's
+    hop of 512 samples at 22,050 Hz), so the model runs in bounded memory on audio of any length and streams
+    block by block (:meth:`streaming_context`).
+
+    Parameters
+    ----------
+    n_bins, bins_per_octave, fmin : shape of the input CQT magnitude (default: the chord CQT, 192 bins at 24 per
+        octave from C1).
+    channels, pitch_pool, embedding, dropout, log_gain : the trunk, as for :class:`ChordNet`.
+    hidden : channels of each temporal convolution.
+    temporal_kernel : frames spanned by each temporal convolution (odd, >= 1).
+    temporal_layers : number of temporal convolutions (>= 0; 0: the head reads the embedding directly).
+    vocabulary : ``"full"`` (157 classes) or ``"majmin"`` (25).
+    seed : seed of the random initialisation.
+
+    Input and output
+    ----------------
+    :meth:`forward`: CQT magnitude ``(batch, n_bins, frames)`` -> ``{"chord": (batch, n_classes, frames)}``
+    logits. :meth:`frame_log_probs`: ``(batch, n_classes, frames)`` log-probabilities; in eval mode the whole
+    network runs on chunks of ``chunk_frames`` frames overlapping by ``receptive_halo`` (exact).
+    """
+
+    def __init__(
+        self,
+        n_bins: int = 192,
+        bins_per_octave: int = 24,
+        *,
+        channels: tuple[int, ...] | list[int] = (16, 16, 32, 32),
+        pitch_pool: tuple[int, ...] | list[int] = (1, 2, 1, 2),
+        embedding: int = 128,
+        hidden: int = 128,
+        temporal_kernel: int = 13,
+        temporal_layers: int = 2,
+        dropout: float = 0.2,
+        log_gain: float = 100.0,
+        vocabulary: str = "full",
+        fmin: float = C1_HZ,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if embedding < 1 or hidden < 1:
+            raise ParameterError(f"embedding and hidden must be >= 1 unit, got {embedding}, {hidden}")
+        if temporal_kernel < 1 or temporal_kernel % 2 == 0:
+            raise ParameterError(f"temporal_kernel must be an odd number of frames >= 1, got {temporal_kernel}")
+        if temporal_layers < 0:
+            raise ParameterError(f"temporal_layers must be >= 0, got {temporal_layers}")
+        vocab = check_vocabulary(vocabulary)
+        gen_seed = (lambda k: None) if seed is None else (lambda k: seed + k)  # noqa: E731
+        self.features, channels, pitch_pool = _conv_trunk(
+            n_bins, channels, pitch_pool, embedding=embedding, dropout=dropout, log_gain=log_gain, seed=gen_seed
+        )
+        stages: OrderedDict[str, nn.Module] = OrderedDict()
+        c_in, half = int(embedding), int(temporal_kernel) // 2
+        for k in range(1, int(temporal_layers) + 1):
+            gen = torch.Generator().manual_seed(seed + 300 + k) if seed is not None else None
+            w = torch.randn(hidden, c_in, temporal_kernel, generator=gen) * np.sqrt(2.0 / (c_in * temporal_kernel))
+            stages[f"tconv{k}"] = Conv1d(w, torch.zeros(hidden), padding=half, trainable=True)
+            stages[f"tnorm{k}"] = nn.BatchNorm1d(hidden)
+            stages[f"trectify{k}"] = HalfWaveRectify()
+            if dropout > 0:
+                stages[f"tdropout{k}"] = nn.Dropout(dropout)
+            c_in = int(hidden)
+        self.temporal = Cascade(stages) if stages else nn.Identity()
+        self.head = Dense.random(c_in, len(vocab), seed=gen_seed(204))
+        self.receptive_halo = len(channels) + int(temporal_layers) * half  # input frames each side of an output
+        self.vocabulary = vocab
+        self.config: dict[str, Any] = {
+            "model": "ChordCNN",
+            "n_bins": int(n_bins),
+            "bins_per_octave": int(bins_per_octave),
+            "channels": list(channels),
+            "pitch_pool": list(pitch_pool),
+            "embedding": int(embedding),
+            "hidden": int(hidden),
+            "temporal_kernel": int(temporal_kernel),
+            "temporal_layers": int(temporal_layers),
+            "dropout": float(dropout),
+            "log_gain": float(log_gain),
+            "vocabulary": vocabulary,
+            "fmin": float(fmin),
+            "seed": seed,
+        }
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.config["n_bins"])
+
+    @property
+    def labels(self) -> list[str]:
+        """Class labels in output order (:class:`~dlmir.chords.ChordVocabulary`)."""
+        return list(self.vocabulary.labels)
+
+    def _logits(self, cqt: torch.Tensor) -> torch.Tensor:
+        z = self.features(cqt.transpose(1, 2).unsqueeze(1))  # (batch, embedding, frames)
+        return self.head(self.temporal(z))
+
+    def forward(self, cqt: torch.Tensor, *, chunk_frames: int | None = None) -> dict[str, torch.Tensor]:
+        """CQT magnitude ``(batch, n_bins, frames)`` -> ``{"chord": logits (batch, n_classes, frames)}``.
+
+        With ``chunk_frames`` (eval mode only: batch norm then uses its running statistics), the network runs on
+        chunks overlapping by :attr:`receptive_halo` frames; the result equals the one-shot call.
+        """
+        cqt = check_cqt(cqt, self.n_bins, "ChordCNN")
+        return {"chord": _run_chunked(self._logits, cqt, self.receptive_halo, None if self.training else chunk_frames)}
+
+    def frame_log_probs(self, cqt: torch.Tensor, *, chunk_frames: int = 2048) -> torch.Tensor:
+        """Chord class log-probabilities ``(batch, n_classes, frames)`` of a CQT ``(batch, n_bins, frames)``."""
+        return torch.log_softmax(self.forward(cqt, chunk_frames=chunk_frames)["chord"], dim=1)
+
+    def streaming_context(self, hop_length: int) -> tuple[int, int]:
+        """Audio context (samples) each side that exact block processing needs: :attr:`receptive_halo` hops each
+        way (:mod:`dlmir.frontends.streaming`)."""
+        return self.receptive_halo * int(hop_length), self.receptive_halo * int(hop_length)
+
+    def loss(self, outputs: Mapping[str, torch.Tensor], index: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the chord logits ``outputs["chord"]`` ``(batch, n_classes, frames)`` against the int64
+        classes ``index`` ``(batch, frames)``, mean over the frames not marked -1 (0 when there are none)."""
+        index = torch.as_tensor(index, dtype=torch.int64, device=outputs["chord"].device)
+        if not bool((index >= 0).any()):
+            return outputs["chord"].sum() * 0.0
+        return F.cross_entropy(outputs["chord"], index, ignore_index=-1)
 
 
 class _ToFeatures(Stage):

@@ -157,11 +157,11 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def build(config: dict[str, Any]) -> nn.Module:
     """Construct an untrained model from the ``"model"`` section of a config."""
-    from dlmir.models.chords import ChordNet
+    from dlmir.models.chords import ChordCNN, ChordNet
     from dlmir.models.chroma import LearnedChroma
     from dlmir.models.fretboard import FretboardNet
 
-    kinds = {"LearnedChroma": LearnedChroma, "FretboardNet": FretboardNet, "ChordNet": ChordNet}
+    kinds = {"LearnedChroma": LearnedChroma, "FretboardNet": FretboardNet, "ChordNet": ChordNet, "ChordCNN": ChordCNN}
     params = dict(config)
     kind = params.pop("model", None)
     if kind not in kinds:

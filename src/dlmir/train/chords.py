@@ -1,5 +1,6 @@
-"""Training chord models: :class:`~dlmir.models.chords.ChordNet` on excerpts, :class:`~dlmir.models.fretboard.
-FretboardNet` on frame patches (or on excerpts, cut into patches on the fly).
+"""Training chord models: :class:`~dlmir.models.chords.ChordNet` and :class:`~dlmir.models.chords.ChordCNN` on
+excerpts, :class:`~dlmir.models.fretboard.FretboardNet` on frame patches (or on excerpts, cut into patches on the
+fly).
 
 Data, two kinds of item (the batch decides which):
 
@@ -7,7 +8,7 @@ Data, two kinds of item (the batch decides which):
   ``(frames,)`` class indices of the model's vocabulary (-1: ignore the frame). :class:`dlmir.data.excerpts.Excerpts`
   cuts them from a dlmir dataset folder (for training with per-epoch jittered cuts);
   ``dlmir.data.render_stream.RenderStream`` (an ``IterableDataset``) renders them on the fly, and an epoch is then
-  ``config.steps_per_epoch`` batches. ChordNet trains on these only.
+  ``config.steps_per_epoch`` batches. ChordNet and ChordCNN train on these only.
 - **patches** ``(patch, class_index, template)`` as :class:`~dlmir.data.datasets.ChordDataset` yields them
   (``patch`` ``(1, 2 c + 1, n_bins)``): FretboardNet's native input. Given excerpts instead, FretboardNet is
   trained on the patches centred on every ``config.frame_step``-th labelled frame of each excerpt.
@@ -48,6 +49,7 @@ from dlmir.train.regularizers import Regularization
 __all__ = [
     "CHORD_AUGMENTATIONS",
     "CHORD_LOSSES",
+    "EXCERPT_MODELS",
     "ChordModule",
     "ChordTrainConfig",
     "frame_accuracy",
@@ -58,10 +60,15 @@ __all__ = [
 
 CHORD_LOSSES: dict[str, tuple[str, ...]] = {
     "ChordNet": ("structured", "chord"),
+    "ChordCNN": ("chord",),
     "FretboardNet": ("mse", "ce", "mse+ce"),
 }
 """Losses per model class: ChordNet ``'structured'`` (every head, :data:`~dlmir.models.chords.HEAD_WEIGHTS`) or
-``'chord'`` (the chord head only); FretboardNet's :meth:`~dlmir.models.fretboard.FretboardNet.loss` kinds."""
+``'chord'`` (the chord head only); ChordCNN ``'chord'`` (cross-entropy of its one softmax head); FretboardNet's
+:meth:`~dlmir.models.fretboard.FretboardNet.loss` kinds."""
+
+EXCERPT_MODELS = ("ChordNet", "ChordCNN")
+"""Model classes that train on excerpts ``(cqt (n_bins, frames), classes (frames,))`` only."""
 
 CHORD_AUGMENTATIONS = ("rotate",)
 
@@ -72,8 +79,9 @@ class ChordTrainConfig(TrainConfig):
 
     Attributes
     ----------
-    loss : ``'auto'`` (ChordNet ``'structured'``, FretboardNet ``'mse'``) or one of :data:`CHORD_LOSSES`.
-    batch_size : excerpts (ChordNet) or patches (FretboardNet on patches) per step.
+    loss : ``'auto'`` (ChordNet ``'structured'``, ChordCNN ``'chord'``, FretboardNet ``'mse'``) or one of
+        :data:`CHORD_LOSSES`.
+    batch_size : excerpts (ChordNet, ChordCNN) or patches (FretboardNet on patches) per step.
     steps_per_epoch : batches per epoch; required for a stream (``IterableDataset``), optional otherwise
         (``None``: the whole dataset).
     frame_step : FretboardNet on excerpts: train on every ``frame_step``-th labelled frame of each excerpt.
@@ -168,7 +176,7 @@ def frame_accuracy(logits: torch.Tensor, index: torch.Tensor, *, dim: int = 1) -
 
 # -- the module -----------------------------------------------------------------------------------------
 class ChordModule(TrainModule):
-    """LightningModule training a ChordNet or a FretboardNet (see the module docstring)."""
+    """LightningModule training a ChordNet, a ChordCNN or a FretboardNet (see the module docstring)."""
 
     def compute(self, batch, train: bool) -> tuple[torch.Tensor, torch.Tensor, dict[str, tuple[float, int]]]:
         model = self.model
@@ -186,12 +194,16 @@ class ChordModule(TrainModule):
                 n_classes=len(model.vocabulary),
             )
         loss_kind = self.config.loss_for(model)
-        if kind == "ChordNet":
+        if kind in EXCERPT_MODELS:
             if x.ndim != 3:
-                raise ParameterError(f"ChordNet trains on excerpts (batch, n_bins, frames), got {tuple(x.shape)}")
+                raise ParameterError(f"{kind} trains on excerpts (batch, n_bins, frames), got {tuple(x.shape)}")
             out = model(x)
-            weights = {"root": 0.0, "bass": 0.0, "pitch_classes": 0.0} if loss_kind == "chord" else None
-            loss = model.loss({k: v.float() for k, v in out.items()}, index, weights=weights)
+            outputs = {k: v.float() for k, v in out.items()}
+            if kind == "ChordCNN":
+                loss = model.loss(outputs, index)
+            else:
+                weights = {"root": 0.0, "bass": 0.0, "pitch_classes": 0.0} if loss_kind == "chord" else None
+                loss = model.loss(outputs, index, weights=weights)
             return loss, loss, {"accuracy": frame_accuracy(out["chord"], index, dim=1)}
         if x.ndim == 3:  # excerpts: the patches of their labelled frames
             step = self.config.frame_step
@@ -210,9 +222,9 @@ def _check_items(model: torch.nn.Module, dataset: Dataset | None, name: str) -> 
     item = dataset[0]
     kind = type(model).__name__
     x = torch.as_tensor(item[0])
-    if kind == "ChordNet" and (len(item) != 2 or x.ndim != 2):
+    if kind in EXCERPT_MODELS and (len(item) != 2 or x.ndim != 2):
         raise ParameterError(
-            f"{name}: ChordNet trains on excerpts (cqt (n_bins, frames), classes (frames,)); the items are "
+            f"{name}: {kind} trains on excerpts (cqt (n_bins, frames), classes (frames,)); the items are "
             f"{len(item)}-tuples with a {tuple(x.shape)} first element (use dlmir.data.excerpts.Excerpts or a "
             "RenderStream)"
         )
@@ -232,7 +244,8 @@ def train_chords(
     resume: bool = False,
     stop_after_epochs: int | None = None,
 ) -> dict[str, Any]:
-    """Train a :class:`~dlmir.models.chords.ChordNet` or :class:`~dlmir.models.fretboard.FretboardNet`.
+    """Train a :class:`~dlmir.models.chords.ChordNet`, :class:`~dlmir.models.chords.ChordCNN` or
+    :class:`~dlmir.models.fretboard.FretboardNet`.
 
     Parameters
     ----------
