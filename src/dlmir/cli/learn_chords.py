@@ -41,34 +41,65 @@ def _render_stream(data: dict[str, Any]):
     )
 
 
-def build_data(kind: str, data: dict[str, Any], context: int):
-    """``(train_set, val_set, frontend)`` for a model class ``kind`` and the data settings of a run."""
+def train_data(kind: str, data: dict[str, Any], context: int, *, progress: bool = True):
+    """The training set for a model class ``kind`` and the data settings of a run: a rendered stream
+    (``data["dataset"] == "stream"``), excerpts of ``data["excerpt_seconds"]`` of the dataset's train split
+    (jittered cuts; ChordNet, ChordCNN), or its frame patches (FretboardNet)."""
+    from dlmir.data.datasets import build_split
+    from dlmir.data.excerpts import Excerpts
+    from dlmir.errors import ParameterError
+
+    source, n = data["dataset"], data["max_items"] or None
+    if source == "stream":
+        if not data["valid"]:
+            raise ParameterError("'stream' trains on rendered audio; give a validation dataset folder with --valid")
+        return _render_stream(data)
+    if kind in EXCERPT_MODELS:
+        seconds = data["excerpt_seconds"]
+        return Excerpts.from_folder(
+            source, "train", seconds=seconds, jitter=True, seed=data["seed"], max_items=n, progress=progress
+        )
+    step = data["frame_step"]
+    return build_split(source, "train", context=context, frame_step=step, max_items=n, progress=progress)
+
+
+def valid_data(kind: str, data: dict[str, Any], context: int):
+    """The validation set: the valid split of ``data["valid"]`` (else of the dataset; a folder without a manifest:
+    all of it), as excerpts of ``data["valid_seconds"]`` (default ``data["excerpt_seconds"]``) for excerpt models
+    and for streams, else as frame patches."""
     from dlmir.data.datasets import build_split
     from dlmir.data.excerpts import Excerpts
     from dlmir.data.manifest import MANIFEST
-    from dlmir.errors import ParameterError
 
     source, valid = data["dataset"], data["valid"]
     n = data["max_items"] or None
-    if source == "stream":
-        if not valid:
-            raise ParameterError("'stream' trains on rendered audio; give a validation dataset folder with --valid")
-        train_set = _render_stream(data)
     val_root = Path(valid or source)
     val_split = "valid" if (val_root / MANIFEST).is_file() else None
-    seconds = data["excerpt_seconds"]
     if kind in EXCERPT_MODELS or source == "stream":
-        if source != "stream":
-            train_set = Excerpts.from_folder(
-                source, "train", seconds=seconds, jitter=True, seed=data["seed"], max_items=n, progress=True
-            )
-        val_set = Excerpts.from_folder(val_root, val_split, seconds=seconds, max_items=n, progress=True)
-    else:
-        step = data["frame_step"]
-        train_set = build_split(source, "train", context=context, frame_step=step, max_items=n, progress=True)
-        val_set = build_split(val_root, val_split, context=context, frame_step=step, max_items=n)
-    frontend = getattr(train_set, "frontend", None) or val_set.frontend
-    return train_set, val_set, frontend
+        seconds = data.get("valid_seconds") or data["excerpt_seconds"]
+        return Excerpts.from_folder(val_root, val_split, seconds=seconds, max_items=n, progress=True)
+    return build_split(val_root, val_split, context=context, frame_step=data["frame_step"], max_items=n)
+
+
+def build_data(kind: str, data: dict[str, Any], context: int):
+    """``(train_set, val_set, frontend)`` for a model class ``kind`` and the data settings of a run."""
+    tr, va = train_data(kind, data, context), valid_data(kind, data, context)
+    frontend = getattr(tr, "frontend", None) or va.frontend
+    return tr, va, frontend
+
+
+def searched_config(path: Path, *, lr: float, excerpt_seconds: float) -> tuple[dict[str, Any], float, float]:
+    """``(architecture, lr, excerpt_seconds)`` from a ``best.json`` of ``dlmir search chords``: the model config
+    without its input dimensions (taken from the data) and seed (``--seed``), the trial's learning rate and
+    training excerpt length (the given ones where the file has none)."""
+    from dlmir.errors import ParameterError
+
+    doc = json.loads(Path(path).read_text())
+    if not isinstance(doc.get("model"), dict) or "model" not in doc["model"]:
+        raise ParameterError(f"{path}: no 'model' section naming a model class (a best.json of dlmir search chords?)")
+    arch = {k: v for k, v in doc["model"].items() if k not in ("n_bins", "bins_per_octave", "fmin", "seed")}
+    train = doc.get("train", {})
+    return arch, float(train.get("lr", lr)), float(train.get("data", {}).get("excerpt_seconds", excerpt_seconds))
 
 
 @train_app.command("chords")
@@ -96,6 +127,9 @@ def train_chords_cmd(
     frame_step: int = typer.Option(2, "--frame-step", help="fretboard: every n-th frame of each item."),
     max_items: int = typer.Option(0, "--max-items", help="At most this many tracks per split (0: all)."),
     threads: int = typer.Option(1, "--threads", help="CPU threads while training (1 is fastest on a busy CPU)."),
+    config: Path = typer.Option(
+        None, "--config", help="best.json of `dlmir search chords`: its architecture, --lr and --excerpt-seconds."
+    ),
 ) -> None:
     """Train a chord model on DATASET (or a rendered stream); the best model by validation loss is saved in --out."""
     from dlmir.errors import DlmirError, ParameterError
@@ -104,6 +138,10 @@ def train_chords_cmd(
     from dlmir.train.chords import ChordTrainConfig, train_chords
 
     try:
+        arch: dict[str, Any] = {}
+        if config is not None:
+            arch, lr, excerpt_seconds = searched_config(config, lr=lr, excerpt_seconds=excerpt_seconds)
+            model = {v: k for k, v in MODELS.items()}.get(arch["model"], arch["model"])
         if model not in MODELS:
             raise ParameterError(f"--model must be one of {sorted(MODELS)}, got {model!r}")
         kind = MODELS[model]
@@ -133,7 +171,7 @@ def train_chords_cmd(
             threads=threads,
             data=data,
         )
-        model_config: dict[str, Any] = {"model": kind, "seed": seed}
+        model_config: dict[str, Any] = {**arch, "model": kind, "seed": seed}
         if resume:
             state, _ = read_state(out)
             model_config = state["model"]
