@@ -10,7 +10,20 @@ import importlib
 
 from dlmir.cli.app import app
 
-_COMMAND_MODULES = ["demo", "features", "data_build", "data_inspect", "learn", "learn_chords", "chroma", "chords", "search_chords", "tempo", "rhythm"]
+_COMMAND_MODULES = [
+    "demo",
+    "features",
+    "data_build",
+    "data_inspect",
+    "learn",
+    "learn_chords",
+    "chroma",
+    "chords",
+    "search_chords",
+    "tempo",
+    "rhythm",
+    "instruments",
+]
 
 
 def main() -> None:
