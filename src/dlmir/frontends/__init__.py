@@ -21,6 +21,7 @@ from dlmir.frontends.cqt import CQT
 from dlmir.frontends.mel import MFCC, MelSpectrogram
 from dlmir.frontends.onset import OnsetStrength
 from dlmir.frontends.stft import STFT
+from dlmir.frontends.tempo import Tempo
 
 KINDS = ("stft", "mel", "mfcc", "cqt", "chroma", "onset")
 
@@ -141,6 +142,7 @@ __all__ = [
     "FrontEnd",
     "MelSpectrogram",
     "OnsetStrength",
+    "Tempo",
     "compute",
     "extract",
     "extract_file",

@@ -1,4 +1,5 @@
-"""The layer vocabulary: affine transforms, pointwise nonlinearities, pooling, and ``Cascade``."""
+"""The layer vocabulary: affine transforms, pointwise nonlinearities, pooling, periodicity (comb-filter resonators,
+autocorrelation) and ``Cascade``."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from dlmir.layers.nonlinear import (
     Tanh,
 )
 from dlmir.layers.pooling import HistogramPool, Normalize, OctaveFold, TimePool
+from dlmir.layers.resonator import Autocorrelation, CombResonators
 from dlmir.layers.stage import Stage, as_parameter
 
 __all__ = [
     "AmplitudeToDB",
+    "Autocorrelation",
     "Cascade",
+    "CombResonators",
     "Conv1d",
     "Conv2d",
     "Dense",
