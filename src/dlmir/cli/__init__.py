@@ -17,6 +17,7 @@ _COMMAND_MODULES = [
     "data_inspect",
     "learn",
     "learn_chords",
+    "learn_tempo",
     "chroma",
     "chords",
     "search_chords",

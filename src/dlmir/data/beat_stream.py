@@ -24,7 +24,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from dlmir.errors import AudioError, ParameterError
 
-__all__ = ["BeatStream", "excerpt_bpm"]
+__all__ = ["BeatExcerpts", "BeatStream", "beat_pairs", "excerpt_bpm", "read_beats"]
 
 
 def excerpt_bpm(beats: np.ndarray) -> float:
@@ -99,10 +99,11 @@ class BeatStream(IterableDataset):
         self.production = production
         self.seed = int(seed)
         self.sr = int(sr)
-        self.excerpt_samples = int(round(excerpt_seconds * self.sr))
+        self._cutter = _Cutter(self.sr, excerpt_seconds, max_beats)
+        self.excerpt_samples = self._cutter.excerpt_samples
         self.tempo_range = (lo, hi)
         self.p_uniform_tempo = float(p_uniform_tempo)
-        self.max_beats = int(max_beats or int(np.ceil(excerpt_seconds * 300 / 60)) + 2)
+        self.max_beats = self._cutter.max_beats
         self.pieces_per_epoch = pieces_per_epoch
         self.max_excerpts_per_piece = max_excerpts_per_piece
         self.arrange_kwargs = dict(arrange_kwargs or {})
@@ -165,29 +166,14 @@ class BeatStream(IterableDataset):
 
     def starts(self, n_samples: int, offset: int) -> list[int]:
         """First samples of the excerpts of a piece of ``n_samples`` samples cut from ``offset``."""
-        t = self.excerpt_samples
-        if n_samples <= t:
-            return [0]
-        offset = offset % t
-        if n_samples - offset < t:
-            offset = 0
-        out = [s for s in range(offset, n_samples, t) if n_samples - s >= t / 2]
+        out = self._cutter.starts(n_samples, offset)
         if self.max_excerpts_per_piece is not None:
             out = out[: self.max_excerpts_per_piece]
         return out
 
     def excerpt(self, y: np.ndarray, beats: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, np.float32]:
         """The item ``(audio, beats, bpm)`` of the excerpt of ``y`` from sample ``start`` (see the module doc)."""
-        t = self.excerpt_samples
-        audio = np.zeros(t, dtype=np.float32)
-        seg = y[start : start + t]
-        audio[: len(seg)] = seg
-        t0, t1 = start / self.sr, (start + len(seg)) / self.sr
-        inside = beats[(beats >= t0) & (beats < t1)] - t0
-        bpm = excerpt_bpm(inside)
-        padded = np.full(self.max_beats, -1.0, dtype=np.float32)
-        padded[: min(len(inside), self.max_beats)] = inside[: self.max_beats]
-        return audio, padded, np.float32(bpm)
+        return self._cutter.excerpt(y, beats, start)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.float32]]:
         info = get_worker_info()
@@ -220,3 +206,118 @@ class BeatStream(IterableDataset):
             f"BeatStream(soundfonts={self.soundfonts}, production={self.production!r}, seed={self.seed}, "
             f"excerpt_samples={self.excerpt_samples}, tempo_range={self.tempo_range})"
         )
+
+
+class BeatExcerpts(torch.utils.data.Dataset):
+    """Fixed excerpts ``(audio, beats, bpm)`` of whole tracks with beat annotations (validation and test).
+
+    Items are those of :class:`BeatStream`; track ``t`` gives the excerpts starting at samples ``0, n, 2n, ...``
+    (``n`` = excerpt samples) that hold at least half an excerpt of audio (a track shorter than that: one, from 0)
+    and at least 2 beats. :meth:`from_folder` reads a ``dlmir data band`` split (or any folder of audio with
+    ``.beats`` files of the same stem: one beat time in seconds per line, extra columns ignored).
+    """
+
+    def __init__(
+        self, tracks: Sequence[tuple[np.ndarray, np.ndarray]], *, sr: int, excerpt_seconds: float = 12.0
+    ) -> None:
+        self.sr = int(sr)
+        self._cutter = _Cutter(self.sr, excerpt_seconds)
+        self.items: list[tuple[np.ndarray, np.ndarray, np.float32]] = []
+        for y, beats in tracks:
+            for start in self._cutter.starts(len(y)):
+                audio, padded, bpm = self._cutter.excerpt(y, np.asarray(beats, dtype=np.float64), start)
+                if np.isfinite(bpm):
+                    self.items.append((audio, padded, bpm))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.float32]:
+        return self.items[i]
+
+    @classmethod
+    def from_folder(
+        cls,
+        root: str | Any,
+        split: str | None = None,
+        *,
+        sr: int = 22050,
+        excerpt_seconds: float = 12.0,
+        max_items: int | None = None,
+    ) -> BeatExcerpts:
+        """Excerpts of one split of a dlmir band dataset (``manifest.csv`` with a ``beats`` column), or of every
+        audio file with a ``.beats`` file of the same stem in ``root`` (``split=None`` and no manifest)."""
+        from pathlib import Path
+
+        from dlmir.io import load
+
+        root = Path(root)
+        pairs = beat_pairs(root, split)
+        if max_items is not None:
+            pairs = pairs[:max_items]
+        if not pairs:
+            raise ParameterError(f"{root}: no audio with beat annotations (split {split!r})")
+        tracks = [(load(a, sr=sr)[0], read_beats(b)) for a, b in pairs]
+        return cls(tracks, sr=sr, excerpt_seconds=excerpt_seconds)
+
+
+def read_beats(path: Any) -> np.ndarray:
+    """Beat times in seconds ``(n,)`` from a ``.beats`` file (first column; ``#`` comment lines skipped)."""
+    times = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                times.append(float(line.split()[0]))
+    return np.asarray(times, dtype=np.float64)
+
+
+def beat_pairs(root: Any, split: str | None = None) -> list[tuple[Any, Any]]:
+    """``(audio path, .beats path)`` of a dlmir dataset split (manifest ``beats`` column) or of a plain folder."""
+    from pathlib import Path
+
+    root = Path(root)
+    manifest = root / "manifest.csv"
+    if manifest.is_file():
+        import csv
+
+        with manifest.open(newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.DictReader(f) if split is None or r.get("split") == split]
+        return [(root / r["audio"], root / r["beats"]) for r in rows if r.get("beats")]
+    audio_ext = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
+    out = []
+    for a in sorted(root.iterdir()):
+        if a.suffix.lower() in audio_ext and a.with_suffix(".beats").is_file():
+            out.append((a, a.with_suffix(".beats")))
+    return out
+
+
+class _Cutter:
+    """Cutting tracks into ``(audio, beats, bpm)`` excerpts (shared by the stream and the fixed excerpts)."""
+
+    def __init__(self, sr: int, excerpt_seconds: float, max_beats: int | None = None) -> None:
+        if not excerpt_seconds > 0:
+            raise ParameterError(f"excerpt_seconds must be > 0 seconds, got {excerpt_seconds}")
+        self.sr = int(sr)
+        self.excerpt_samples = int(round(excerpt_seconds * self.sr))
+        self.max_beats = int(max_beats or int(np.ceil(excerpt_seconds * 300 / 60)) + 2)
+
+    def starts(self, n_samples: int, offset: int = 0) -> list[int]:
+        t = self.excerpt_samples
+        if n_samples <= t:
+            return [0]
+        offset = offset % t
+        if n_samples - offset < t:
+            offset = 0
+        return [s for s in range(offset, n_samples, t) if n_samples - s >= t / 2]
+
+    def excerpt(self, y: np.ndarray, beats: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, np.float32]:
+        t = self.excerpt_samples
+        audio = np.zeros(t, dtype=np.float32)
+        seg = y[start : start + t]
+        audio[: len(seg)] = seg
+        t0, t1 = start / self.sr, (start + len(seg)) / self.sr
+        inside = beats[(beats >= t0) & (beats < t1)] - t0
+        padded = np.full(self.max_beats, -1.0, dtype=np.float32)
+        padded[: min(len(inside), self.max_beats)] = inside[: self.max_beats]
+        return audio, padded, np.float32(excerpt_bpm(inside))
