@@ -75,3 +75,24 @@ def test_arguments_are_checked() -> None:
         BeatStream(["timgm6mb"], production="studio")
     with pytest.raises(ParameterError, match="held-out"):
         BeatStream(["fluidr3"], test_soundfont="fluidr3")
+
+
+def test_beat_excerpts_from_a_folder_tile_tracks_with_their_beats(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from dlmir.data.beat_stream import BeatExcerpts
+
+    sr = 8000
+    y = np.random.default_rng(0).normal(0, 0.1, sr * 10).astype(np.float32)  # 10 s
+    sf.write(tmp_path / "song.wav", y, sr)
+    (tmp_path / "song.beats").write_text(
+        "# time position\n" + "".join(f"{0.25 + 0.5 * k:.3f} {k % 4 + 1}\n" for k in range(20))
+    )
+    ex = BeatExcerpts.from_folder(tmp_path, sr=sr, excerpt_seconds=4.0)
+    # excerpts from 0, 4 and 8 s (the last holds 2 s >= half an excerpt, zero padded)
+    assert len(ex) == 3
+    audio, beats, bpm = ex[2]
+    np.testing.assert_allclose(audio[: 2 * sr], y[8 * sr :], atol=1e-4)
+    assert np.all(audio[2 * sr :] == 0)
+    np.testing.assert_allclose(beats[beats >= 0], [0.25, 0.75, 1.25, 1.75], atol=1e-6)
+    assert float(bpm) == pytest.approx(120.0)

@@ -24,7 +24,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from dlmir.errors import AudioError, ParameterError
 
-__all__ = ["BeatExcerpts", "BeatStream", "beat_pairs", "excerpt_bpm", "read_beats"]
+__all__ = ["BeatExcerpts", "BeatStream", "excerpt_bpm"]
 
 
 def excerpt_bpm(beats: np.ndarray) -> float:
@@ -246,50 +246,16 @@ class BeatExcerpts(torch.utils.data.Dataset):
         max_items: int | None = None,
     ) -> BeatExcerpts:
         """Excerpts of one split of a dlmir band dataset (``manifest.csv`` with a ``beats`` column), or of every
-        audio file with a ``.beats`` file of the same stem in ``root`` (``split=None`` and no manifest)."""
-        from pathlib import Path
-
+        audio file with a ``.beats`` file of the same stem under ``root``
+        (:func:`dlmir.rhythm.evaluate.find_rhythm_pairs`)."""
         from dlmir.io import load
+        from dlmir.rhythm.evaluate import find_rhythm_pairs, read_beats
 
-        root = Path(root)
-        pairs = beat_pairs(root, split)
+        pairs = find_rhythm_pairs(root, "beats", split=split)
         if max_items is not None:
             pairs = pairs[:max_items]
-        if not pairs:
-            raise ParameterError(f"{root}: no audio with beat annotations (split {split!r})")
-        tracks = [(load(a, sr=sr)[0], read_beats(b)) for a, b in pairs]
+        tracks = [(load(p.audio, sr=sr)[0], read_beats(p.annotation)) for p in pairs]
         return cls(tracks, sr=sr, excerpt_seconds=excerpt_seconds)
-
-
-def read_beats(path: Any) -> np.ndarray:
-    """Beat times in seconds ``(n,)`` from a ``.beats`` file (first column; ``#`` comment lines skipped)."""
-    times = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                times.append(float(line.split()[0]))
-    return np.asarray(times, dtype=np.float64)
-
-
-def beat_pairs(root: Any, split: str | None = None) -> list[tuple[Any, Any]]:
-    """``(audio path, .beats path)`` of a dlmir dataset split (manifest ``beats`` column) or of a plain folder."""
-    from pathlib import Path
-
-    root = Path(root)
-    manifest = root / "manifest.csv"
-    if manifest.is_file():
-        import csv
-
-        with manifest.open(newline="", encoding="utf-8") as f:
-            rows = [r for r in csv.DictReader(f) if split is None or r.get("split") == split]
-        return [(root / r["audio"], root / r["beats"]) for r in rows if r.get("beats")]
-    audio_ext = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
-    out = []
-    for a in sorted(root.iterdir()):
-        if a.suffix.lower() in audio_ext and a.with_suffix(".beats").is_file():
-            out.append((a, a.with_suffix(".beats")))
-    return out
 
 
 class _Cutter:
