@@ -61,6 +61,10 @@ def test_several_files_print_headers_or_write_files(tmp_path: Path) -> None:
     written = mir_eval.io.load_events(str(out / "one.beats"))
     np.testing.assert_allclose(written, np.round(track_beats(load(first)[0], SR, bpm=90.0), 3))
     assert (out / "two.beats").is_file()
+    result = runner.invoke(app, ["beats", str(second), "--tempo-model", "novelty"])
+    assert result.exit_code == 0, result.output
+    printed = np.array([float(line) for line in result.stdout.split()])
+    np.testing.assert_allclose(printed, np.round(track_beats(load(second)[0], SR, tempo_model="novelty"), 3))
     result = runner.invoke(app, ["onsets", str(first), "-o", str(out)])
     assert result.exit_code == 0 and len(mir_eval.io.load_events(str(out / "one.onsets"))) == len(clicks)
 
@@ -98,6 +102,8 @@ def test_bad_options_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--bpm" in result.output
     result = runner.invoke(app, ["onsets", str(tmp_path / "x.wav"), "--wait", "-1"])
     assert result.exit_code == 2 and "--wait" in result.output
+    result = runner.invoke(app, ["beats", str(tmp_path / "x.wav"), "--tempo-model", str(tmp_path)])
+    assert result.exit_code == 2 and "--tempo-model" in result.output and "config.json" in result.output
     result = runner.invoke(app, ["evaluate", "beats", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "no such folder" in result.output
 

@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from dlmir.errors import AudioError, ParameterError
-from dlmir.rhythm.beats import beat_local_score, dp_beats, novelty_tempo, track_beats
+from dlmir.rhythm.beats import beat_local_score, beat_tempo, dp_beats, novelty_tempo, track_beats
+from dlmir.rhythm.onsets import onset_novelty
+from dlmir.rhythm.tempo import estimate_tempo
 
 SR = 22050
 FPS = SR / 512
@@ -68,6 +70,19 @@ def test_tempo_of_a_novelty_prefers_the_level_near_120() -> None:
     assert novelty_tempo(x, FPS) == pytest.approx(60 * FPS / 16, rel=0.01)
     assert novelty_tempo(np.zeros(1000), FPS) == 120.0  # nothing to go on: the prior's centre
     assert novelty_tempo(x[:10], FPS) == 120.0  # too short for any lag
+
+
+def test_the_tempo_followed() -> None:
+    y, _ = click_track(100, seconds=6.0, seed=4)
+    curve, fps = onset_novelty(y, SR)
+    assert beat_tempo(y, SR, curve, fps) == estimate_tempo(y, SR).bpm1  # the project's tempo estimator
+    assert beat_tempo(y, SR, curve, fps, tempo_model="novelty") == novelty_tempo(curve, fps)
+    short = y[: SR // 2]  # shorter than the estimator's slowest period (2 s): the novelty's tempo answers
+    curve, fps = onset_novelty(short, SR)
+    assert beat_tempo(short, SR, curve, fps) == novelty_tempo(curve, fps)
+    # the beats follow the tempo they are given
+    beats = track_beats(y, SR, bpm=100.0)
+    assert np.median(np.diff(beats)) == pytest.approx(0.6, abs=1.5 / FPS)
 
 
 @pytest.mark.parametrize("bpm", [60, 90, 120, 150])

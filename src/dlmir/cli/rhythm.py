@@ -87,9 +87,12 @@ def beats_cmd(
     out: Path = typer.Option(None, "--out", "-o", help="Folder for <stem>.beats; default: print the times."),
     bpm: float = typer.Option(None, "--bpm", help="The tempo in BPM (default: estimated per file)."),
     tightness: float = typer.Option(100.0, "--tightness", help="How strictly beats follow the tempo."),
+    tempo_model: str = typer.Option(
+        "designed", "--tempo-model", help="Tempo estimator without --bpm: designed | novelty | a Tempo model folder."
+    ),
 ) -> None:
     """Beat times of each AUDIO file in seconds, one per line (3 decimals): dynamic-programming beat tracking on the
-    onset novelty at the estimated tempo (or --bpm).
+    onset novelty at the tempo of --bpm, or else of the --tempo-model estimator (dlmir's tempo estimator by default).
 
     Without -o the times are printed (a ``# FILE`` line before each file's when there are several); with -o each
     file gets OUT/<stem>.beats. Silence has no beats (an empty list). A file that fails is reported on one line and
@@ -101,7 +104,17 @@ def beats_cmd(
         raise _fail(f"--bpm must be a positive tempo in beats per minute, got {bpm}")
     if not tightness > 0:
         raise _fail(f"--tightness must be > 0, got {tightness}")
-    _times_of_files(audio, out, "beats", lambda y, sr: track_beats(y, sr, bpm=bpm, tightness=tightness))
+    if tempo_model not in ("designed", "novelty"):
+        from dlmir.errors import DlmirError
+        from dlmir.rhythm.tempo import load_tempo_model
+
+        try:
+            tempo_model = load_tempo_model(tempo_model)  # type: ignore[assignment]
+        except DlmirError as exc:
+            raise _fail(f"--tempo-model: {exc}") from exc
+    _times_of_files(
+        audio, out, "beats", lambda y, sr: track_beats(y, sr, bpm=bpm, tightness=tightness, tempo_model=tempo_model)
+    )
 
 
 def _evaluate(task: str, dataset: Path, split: str | None, out: Path | None, **kwargs: float) -> None:

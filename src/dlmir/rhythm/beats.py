@@ -12,9 +12,16 @@ one measured to lose beats; see its doc); with ``librosa_compatible=True`` it re
 exactly.
 
 The novelty is the designed spectral flux (:func:`dlmir.rhythm.onsets.onset_novelty`) or any module mapping
-``(batch, samples)`` to a ``(batch, frames)`` novelty. Times follow :mod:`dlmir.frames`; the designed novelty's
-one-frame lag (:data:`dlmir.rhythm.onsets.DESIGNED_OFFSET_FRAMES`) is taken off the beat times as it is off onset
-times.
+``(batch, samples)`` to a ``(batch, frames)`` novelty. The tempo is given, or estimated by the project's tempo
+estimator (:func:`dlmir.rhythm.tempo.estimate_tempo`, :func:`beat_tempo`), or by :func:`novelty_tempo`. Times follow
+:mod:`dlmir.frames`; the designed novelty's one-frame lag (:data:`dlmir.rhythm.onsets.DESIGNED_OFFSET_FRAMES`) is
+taken off the beat times as it is off onset times.
+
+Measured on the test split of the band dataset (``dlmir data band``: 41 produced arrangements, 59-149 BPM, held-out
+soundfont; mir_eval, beats after 5 s): beat F-measure 0.836 with ``estimate_tempo`` (0.857 with
+``tempo_model="novelty"``, 0.895 at the annotated tempo), librosa's ``beat_track`` 0.769; madmom's
+``DBNBeatTrackingProcessor`` on the same novelty (scaled to ``[0, 1]`` by a 3 s moving maximum) 0.832, and 0.854
+when restricted to +-15 % of the annotated tempo, below this dynamic program at that tempo.
 
 Silence (a novelty without variation) gives no beats (an empty array), as librosa; NaN or infinite samples raise
 :class:`~dlmir.errors.AudioError`.
@@ -27,11 +34,12 @@ import math
 import numpy as np
 import torch
 
-from dlmir.errors import ParameterError
+from dlmir.errors import AudioError, ParameterError
 from dlmir.rhythm.onsets import DESIGNED_OFFSET_FRAMES, onset_novelty
 
 __all__ = [
     "beat_local_score",
+    "beat_tempo",
     "dp_beats",
     "novelty_tempo",
     "track_beats",
@@ -234,12 +242,41 @@ def _librosa_trim(local: np.ndarray, beats: np.ndarray, trim: bool) -> np.ndarra
     return np.flatnonzero(mask).astype(np.int64)
 
 
+def beat_tempo(
+    y: np.ndarray | torch.Tensor,
+    sr: float,
+    novelty: np.ndarray,
+    fps: float,
+    *,
+    tempo_model: object = "designed",
+) -> float:
+    """The tempo (BPM) :func:`track_beats` follows when it is not given.
+
+    ``tempo_model``: ``"novelty"`` takes :func:`novelty_tempo` of ``novelty`` (``(frames,)`` at ``fps``); anything
+    else is the ``model`` of :func:`dlmir.rhythm.tempo.estimate_tempo` (``"designed"``, a ``Tempo`` or a saved
+    one's folder), whose strongest tempo ``bpm1`` is taken. When that estimator cannot answer -- audio shorter than
+    its slowest period (2 s for the designed one) or no tempo found -- :func:`novelty_tempo` answers instead.
+    """
+    if isinstance(tempo_model, str) and tempo_model == "novelty":
+        return novelty_tempo(novelty, fps)
+    from dlmir.rhythm.tempo import estimate_tempo
+
+    try:
+        estimate = estimate_tempo(y, sr, model=tempo_model)  # type: ignore[arg-type]
+    except AudioError:  # too short for the tempo estimator (NaN was reported with the novelty already)
+        return novelty_tempo(novelty, fps)
+    if not estimate.has_tempo or not estimate.bpm1 > 0:
+        return novelty_tempo(novelty, fps)
+    return float(estimate.bpm1)
+
+
 def track_beats(
     y: np.ndarray | torch.Tensor,
     sr: float,
     *,
     bpm: float | None = None,
     novelty: torch.nn.Module | None = None,
+    tempo_model: object = "designed",
     hop_length: int = 512,
     tightness: float = 100.0,
     trim: bool = True,
@@ -251,9 +288,11 @@ def track_beats(
     ----------
     y : float ``(samples,)`` mono audio.
     sr : its sampling rate in Hz.
-    bpm : the tempo in beats per minute; ``None`` estimates it (:func:`novelty_tempo` on the novelty).
+    bpm : the tempo in beats per minute; ``None`` estimates it (:func:`beat_tempo` with ``tempo_model``).
     novelty : ``None`` (the designed spectral flux at ``hop_length``) or a novelty module (see
         :func:`dlmir.rhythm.onsets.onset_novelty`).
+    tempo_model : the tempo estimator when ``bpm`` is ``None``: ``"designed"`` (default), a trained ``Tempo`` or
+        its folder (:func:`dlmir.rhythm.tempo.estimate_tempo`), or ``"novelty"`` (:func:`novelty_tempo`).
     hop_length : hop in samples of the designed novelty.
     tightness, trim : of the dynamic program (:func:`dp_beats`).
     offset : shift in frames from the tracked frames to the beat times; ``None``:
@@ -276,6 +315,6 @@ def track_beats(
     if not np.any(curve - curve.min()):
         return np.zeros(0, dtype=np.float64)
     if bpm is None:
-        bpm = novelty_tempo(curve, fps)
+        bpm = beat_tempo(y, sr, curve, fps, tempo_model=tempo_model)
     frames = dp_beats(curve, fps, bpm, tightness=tightness, trim=trim)
     return np.maximum((frames + float(offset)) / fps, 0.0)
