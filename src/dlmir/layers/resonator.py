@@ -123,8 +123,13 @@ def comb_impulse_response(delay: float, gain: float, n: int, *, interpolation: s
 
 # -- application ---------------------------------------------------------------------------------------------------
 def comb_filter(
-    x: torch.Tensor, delays: torch.Tensor, gain: torch.Tensor, *, interpolation: str = "cubic"
-) -> torch.Tensor:
+    x: torch.Tensor,
+    delays: torch.Tensor | np.ndarray,
+    gain: torch.Tensor,
+    *,
+    interpolation: str = "cubic",
+    return_prediction: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Run a bank of feedback comb filters ``y_k[t] = (1 - a_k) x[t] + a_k y_k[t - T_k]`` over ``x``.
 
     Parameters
@@ -134,19 +139,25 @@ def comb_filter(
         ``interpolation`` (:func:`interpolation_taps`).
     gain : ``(n_tempi,)`` feedback gains ``a_k``, clipped to ``[0, MAX_GAIN]``.
     interpolation : ``'cubic'`` (4-point Lagrange) or ``'linear'``.
+    return_prediction : also return the fed-back signal ``p_k[t] = y_k[t - T_k]`` (the filter's prediction of
+        frame ``t`` from the past; ``y = (1 - a) x + a p``).
 
     Returns
     -------
-    ``(batch, channels, n_tempi, frames)`` in ``x``'s dtype; differentiable in ``x`` and ``gain``.
+    ``y``, ``(batch, channels, n_tempi, frames)`` in ``x``'s dtype (and ``p``, the same shape, with
+    ``return_prediction``); differentiable in ``x`` and ``gain``.
 
     Notes
     -----
     The recurrence runs in blocks of ``L = min_k floor(T_k) - 1`` frames (``min_k floor(T_k)`` with linear
-    interpolation or integer periods): every output of a block depends only on outputs of earlier blocks, so each
-    block is one vectorised step (one gather of every tap from a history of the last ``max_k T_k + 3`` outputs, the
-    interpolation, a multiply-add, a concatenation). Work is ``O(batch * channels * n_tempi * frames * taps)``;
-    the number of sequential steps is ``frames / L`` (for a 30 s onset curve at 43 frames/s and tempi up to
-    300 BPM: L = 7, 185 steps). No FFT is involved, so the output is exactly the IIR filter's.
+    interpolation or integer periods): every output of a block depends only on outputs of earlier blocks, since
+    each tap of ``y[t - T_k]`` reads at least ``L`` frames back. So each block is one vectorised step over all
+    filters, batch items and channels: one ``index_select`` of every tap, the interpolation (a weighted sum of the
+    taps), and a multiply-add with the input. Outputs are kept frame-major, ``(n_tempi, frames, batch *
+    channels)``, written in place into one buffer (or, when gradients are needed, concatenated to a history of the
+    last ``max_k ceil(T_k) + 2`` frames). Work is ``O(n_tempi * frames * batch * channels * taps)``, in
+    ``frames / L`` sequential steps (30 s at 43 frames/s with tempi up to 300 BPM: L = 7, 185 steps of four tensor
+    operations). No FFT and no truncation are involved: the output is the IIR filter's, to rounding.
     """
     if x.ndim != 3:
         raise ParameterError(f"comb_filter expects x of shape (batch, channels, frames), got {tuple(x.shape)}")
@@ -157,39 +168,78 @@ def comb_filter(
     if np.all(delays_np == whole):  # integer periods: one exact tap
         offsets, coef = offsets[:1] * 0, np.ones((whole.size, 1))
     batch, channels, frames = x.shape
-    n_tempi, n_taps = coef.shape
+    n_tempi = whole.size
     block = int(whole.min() + min(0, offsets.min()))  # every tap of a block lies before the block
-    hist_len = int(whole.max() + offsets.max()) + 1
-    a = gain.to(x.dtype).clamp(0.0, MAX_GAIN)[:, None]  # (K, 1)
-    # the feed-forward term, all at once, cut into blocks by one split (its backward is one concatenation)
-    drives = ((1.0 - a) * x[:, :, None, :]).split(block, dim=-1)  # (B, C, K, <= block) each
-    taps = torch.as_tensor(coef, dtype=x.dtype, device=x.device)[:, :, None]  # (K, taps, 1)
-    # position of y[t - d_k - o] for the j-th frame of a block in a history of the last hist_len outputs
-    steps = np.arange(block)
-    idx = hist_len + steps[None, None, :] - whole[:, None, None] - offsets[None, :, None]  # (K, taps, L)
-    history = x.new_zeros(batch, channels, n_tempi, hist_len)
-    outputs = []
-    index = None
-    for drive in drives:
-        length = drive.shape[-1]
-        if index is None or length != block:
-            cols = torch.as_tensor(idx[:, :, :length].reshape(n_tempi, -1), device=x.device)
-            index = cols.expand(batch, channels, n_tempi, cols.shape[-1])
-        past = torch.gather(history, -1, index)  # (B, C, K, taps * length)
-        if n_taps > 1:
-            past = (past.unflatten(-1, (n_taps, length)) * taps).sum(-2)
-        out = torch.addcmul(drive, a, past)  # (B, C, K, length)
-        outputs.append(out)
-        history = torch.cat([history[..., length:], out], dim=-1)
-    return torch.cat(outputs, dim=-1)
+    hist_len = int(whole.max() + offsets.max())
+    n_taps = offsets.size
+    a = gain.to(x.dtype).clamp(0.0, MAX_GAIN)[:, None, None]  # (K, 1, 1)
+    taps = torch.as_tensor(coef.T, dtype=x.dtype, device=x.device)[:, :, None, None]  # (taps, K, 1, 1)
+    series = x.reshape(batch * channels, frames).transpose(0, 1)  # (frames, B * C)
+    drive = (1.0 - a) * series  # (K, frames, B * C): the feed-forward term, all at once
+    # frame j of a block reads y[t - d_k - o], at row k, column (window start) + hist_len + j - d_k - o of a
+    # (K, columns, B * C) buffer; as flat row indices (tap, k, j) into its (K * columns, B * C) view
+    rel = hist_len + np.arange(block)[None, None, :] - whole[None, :, None] - offsets[:, None, None]  # (taps, K, L)
+    tempo_row = np.arange(n_tempi)[None, :, None]
+
+    def flat(columns: int, length: int) -> torch.Tensor:
+        return torch.as_tensor((tempo_row * columns + rel[:, :, :length]).reshape(-1), device=x.device)
+
+    def interpolate(rows: torch.Tensor, length: int) -> torch.Tensor:  # (taps * K * length, BC) -> (K, length, BC)
+        taps_rows = rows.view(n_taps, n_tempi, length, -1)
+        return taps_rows[0] * taps[0] if n_taps == 1 else (taps_rows * taps).sum(0)
+
+    if torch.is_grad_enabled() and (x.requires_grad or gain.requires_grad):
+        history = x.new_zeros(n_tempi, hist_len, batch * channels)
+        index = flat(hist_len, block)
+        outputs, predictions = [], []
+        for part in drive.split(block, dim=1):  # one split: its backward is one concatenation
+            length = part.shape[1]
+            idx = index if length == block else flat(hist_len, length)
+            past = interpolate(history.reshape(-1, batch * channels).index_select(0, idx), length)
+            out = torch.addcmul(part, a, past)  # (K, length, B * C)
+            outputs.append(out)
+            predictions.append(past)
+            history = torch.cat([history[:, length:], out], dim=1)
+        y = torch.cat(outputs, dim=1)
+        pred = torch.cat(predictions, dim=1) if return_prediction else None
+    else:  # no autograd: write each block into one preallocated buffer
+        columns = hist_len + frames
+        buffer = x.new_zeros(n_tempi, columns, batch * channels)
+        rows = buffer.view(-1, batch * channels)
+        index = flat(columns, block)
+        pred = x.new_empty(n_tempi, frames, batch * channels) if return_prediction else None
+        for start in range(0, frames, block):
+            length = min(block, frames - start)
+            idx = index + start if length == block else flat(columns, length) + start
+            past = interpolate(rows.index_select(0, idx), length)
+            if pred is not None:
+                pred[:, start : start + length] = past
+            window = buffer[:, hist_len + start : hist_len + start + length]
+            torch.addcmul(drive[:, start : start + length], a, past, out=window)
+        y = buffer[:, hist_len:]
+
+    def unfold(z: torch.Tensor) -> torch.Tensor:  # (K, frames, B * C) -> (B, C, K, frames)
+        return z.permute(2, 0, 1).reshape(batch, channels, n_tempi, frames)
+
+    return (unfold(y), unfold(pred)) if pred is not None else unfold(y)
+
+
+OUTPUTS = ("comb", "resonance")
 
 
 class CombResonators(Stage):
     """A bank of comb-filter resonators, one per candidate tempo: a recurrent (IIR) layer (Scheirer, 1998).
 
     ``y_k[t] = (1 - a_k) x[t] + a_k y_k[t - T_k]`` for every channel of ``x``. A comb filter resonates with
-    inputs of period ``T_k`` (and its multiples); pooled over time (e.g. :class:`~dlmir.layers.TimePool` with
-    ``kind='std'``), its output energy is a tempo spectrum. See :func:`comb_filter` for the algorithm and its cost.
+    inputs of period ``T_k`` (and its multiples). See :func:`comb_filter` for the algorithm and its cost.
+
+    ``output='comb'`` returns ``y`` itself (its energy over time, e.g. :class:`~dlmir.layers.TimePool` with
+    ``kind='std'``, is Scheirer's tempo spectrum). ``output='resonance'`` returns ``x[t] * y_k[t - T_k]``: each
+    frame of the input times what the resonator predicted for it from the past; pooled by its mean over time it
+    is ``(1 - a) / a * sum_{m >= 1} a^m R(m T_k)`` in the steady state (``R``: the input's autocorrelation), a
+    comb-weighted sum of the autocorrelation at every multiple of the period. For a zero-mean input its expected
+    value is 0 for noise, at any signal length, where the comb's energy has a baseline that depends on ``a_k`` and
+    on how far the filter has built up.
 
     Parameters
     ----------
@@ -199,6 +249,10 @@ class CombResonators(Stage):
     gain : array ``(n_tempi,)``
         Feedback gains ``a_k`` in ``[0, 1)``, e.g. :func:`comb_gains`; a parameter (clipped to
         ``[0, MAX_GAIN]`` when applied).
+    interpolation : ``'cubic'`` or ``'linear'``
+        How fractional delays are read (:func:`interpolation_taps`).
+    output : ``'comb'`` or ``'resonance'``
+        What the layer returns (above).
     trainable : bool
         Whether the gains start unfrozen.
 
@@ -211,6 +265,7 @@ class CombResonators(Stage):
         gain: np.ndarray | torch.Tensor,
         *,
         interpolation: str = "cubic",
+        output: str = "comb",
         trainable: bool = False,
     ) -> None:
         super().__init__()
@@ -219,14 +274,16 @@ class CombResonators(Stage):
             raise ParameterError(f"delays must be a non-empty 1-D array of periods >= 2 frames, got {np.shape(delays)}")
         if interpolation not in INTERPOLATIONS:
             raise ParameterError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
-        self.interpolation = interpolation
+        if output not in OUTPUTS:
+            raise ParameterError(f"output must be one of {OUTPUTS}, got {output!r}")
+        self.interpolation, self.output = interpolation, output
         gain_np = np.asarray(gain.detach().cpu() if isinstance(gain, torch.Tensor) else gain, dtype=np.float64)
         if gain_np.shape != tuple(delays_t.shape):
             raise ParameterError(f"gain must have one value per delay {tuple(delays_t.shape)}, got {gain_np.shape}")
         if np.any(gain_np < 0) or np.any(gain_np >= 1):
             raise ParameterError("comb gains must lie in [0, 1) for a stable filter")
         self.register_buffer("delays", delays_t)
-        self.gain = as_parameter(gain_np.astype(np.float32), trainable)
+        self.gain = as_parameter(gain_np, trainable)
 
     @classmethod
     def from_bpm(
@@ -236,13 +293,14 @@ class CombResonators(Stage):
         frame_rate: float,
         half_energy: float = 1.5,
         interpolation: str = "cubic",
+        output: str = "comb",
         trainable: bool = False,
     ) -> CombResonators:
         """Resonators at the tempi ``bpm`` (BPM) for a novelty curve at ``frame_rate`` frames per second,
         all with the half-energy time ``half_energy`` seconds (:func:`comb_gains`)."""
         delays = bpm_to_delay(bpm, frame_rate=frame_rate)
         gains = comb_gains(delays, frame_rate=frame_rate, half_energy=half_energy)
-        return cls(delays, gains, interpolation=interpolation, trainable=trainable)
+        return cls(delays, gains, interpolation=interpolation, output=output, trainable=trainable)
 
     @property
     def n_tempi(self) -> int:
@@ -252,12 +310,20 @@ class CombResonators(Stage):
         squeeze = x.ndim == 2
         if squeeze:
             x = x.unsqueeze(0)
-        y = comb_filter(x, self.delays, self.gain, interpolation=self.interpolation)
+        if self.output == "comb":
+            y = comb_filter(x, self.delays, self.gain, interpolation=self.interpolation)
+        else:
+            _, prediction = comb_filter(x, self.delays, self.gain, interpolation=self.interpolation,
+                                        return_prediction=True)  # fmt: skip
+            y = x[:, :, None, :] * prediction
         return y[0] if squeeze else y
 
     def extra_repr(self) -> str:
         lo, hi = float(self.delays.min()), float(self.delays.max())
-        return f"n_tempi={self.n_tempi}, delays={lo:.2f}..{hi:.2f} frames, interpolation={self.interpolation!r}"
+        return (
+            f"n_tempi={self.n_tempi}, delays={lo:.2f}..{hi:.2f} frames, interpolation={self.interpolation!r}, "
+            f"output={self.output!r}"
+        )
 
 
 class Autocorrelation(Stage):
@@ -304,8 +370,7 @@ class Autocorrelation(Stage):
         if lags_np.ndim != 1 or lags_np.size == 0 or np.any(lags_np <= 0) or np.any(lags_np >= win_length - 1):
             raise ParameterError(f"lags must be a 1-D array in (0, win_length - 1) = (0, {win_length - 1}) frames")
         self.register_buffer("lags", torch.as_tensor(lags_np))
-        self.window = as_parameter(scipy.signal.get_window(window, win_length, fftbins=True).astype(np.float32),
-                                   trainable)  # fmt: skip
+        self.window = as_parameter(scipy.signal.get_window(window, win_length, fftbins=True), trainable)
         self.win_length, self.hop_length, self.normalize = win_length, hop_length, bool(normalize)
         self.window_name = window
 
@@ -344,6 +409,7 @@ class Autocorrelation(Stage):
 __all__ = [
     "INTERPOLATIONS",
     "MAX_GAIN",
+    "OUTPUTS",
     "Autocorrelation",
     "CombResonators",
     "bpm_grid",

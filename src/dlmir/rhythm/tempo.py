@@ -342,6 +342,62 @@ def evaluate_tempo(
     return report
 
 
+# -- figure --------------------------------------------------------------------------------------------------------
+def click_track(bpm: float, *, seconds: float = 8.0, sr: float = DESIGNED_SR) -> np.ndarray:
+    """Unit impulses every ``60 / bpm`` seconds (the first at 0), float32 ``(samples,)`` at ``sr`` Hz."""
+    y = np.zeros(int(round(seconds * sr)), dtype=np.float32)
+    y[np.round(np.arange(0.0, seconds, 60.0 / bpm) * sr).astype(int)] = 1.0
+    return y
+
+
+def plot_tempo_model(models: dict[str, Tempo], path: str | os.PathLike[str]) -> Path:
+    """Compare tempo models (e.g. ``{"designed": ..., "learned": ...}``) in one PNG and return its path.
+
+    Panels: the band weights (one bar per sub-band); the comb filters' half-energy times in seconds against
+    tempo (from their gains, :func:`~dlmir.layers.resonator.comb_gains` inverted); the tempo prior; and each
+    model's tempo spectrum of a 120 BPM click track (scaled to peak 1). A model without a stage (e.g. the
+    autocorrelation variant has no comb gains) is left out of that panel.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(4, 1, figsize=(8, 11))
+    width = 0.8 / max(1, len(models))
+    for i, (name, fe) in enumerate(models.items()):
+        w = fe.band_weights()
+        axes[0].bar(np.arange(w.size) + i * width, w, width=width, label=name)
+        if "periodicity" in fe.names and hasattr(fe["periodicity"], "gain"):
+            comb = fe["periodicity"]
+            a = comb.gain.detach().double().clamp(1e-6, 1 - 1e-6).numpy()
+            half = -comb.delays.double().numpy() / (2.0 * fe.frame_rate * np.log2(a))
+            axes[1].plot(fe.tempi, half, label=name)
+        if "prior" in fe.names:
+            axes[2].plot(fe.tempi, fe["prior"].weights().detach().double().numpy(), label=name)
+        with torch.inference_mode():
+            spectrum = fe(click_track(120.0, sr=fe.sr))[0].double().numpy()
+        axes[3].plot(fe.tempi, spectrum / (spectrum.max() or 1.0), label=name)
+    axes[0].set(title="band weights", xlabel="sub-band (low to high)", ylabel="weight")
+    axes[1].set(title="comb filters: half-energy time", xlabel="tempo (BPM)", ylabel="seconds", xscale="log")
+    axes[2].set(title="tempo prior", xlabel="tempo (BPM)", ylabel="weight", xscale="log")
+    axes[3].set(title="tempo spectrum of a 120 BPM click track", xlabel="tempo (BPM)", ylabel="relative",
+                xscale="log")  # fmt: skip
+    for ax in axes[1:]:
+        ax.set_xticks([30, 60, 90, 120, 180, 240, 300], ["30", "60", "90", "120", "180", "240", "300"])
+        ax.minorticks_off()
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.part{path.suffix}")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
 __all__ = [
     "ACC2_FACTORS",
     "ACC_TOLERANCE",
@@ -350,12 +406,14 @@ __all__ = [
     "PSCORE_TOLERANCE",
     "TempoEstimate",
     "TempoReport",
+    "click_track",
     "designed_tempo",
     "estimate_tempo",
     "evaluate_tempo",
     "find_tempo_pairs",
     "librosa_tempo",
     "load_tempo_model",
+    "plot_tempo_model",
     "read_tempo_annotation",
     "resample_to",
     "tempo_scores",
