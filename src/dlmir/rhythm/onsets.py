@@ -31,6 +31,7 @@ samples raise :class:`~dlmir.errors.AudioError`; audio shorter than one frame (`
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from typing import Any
 
@@ -136,8 +137,10 @@ def onset_novelty(
             import librosa
 
             y = librosa.resample(y.astype(np.float32), orig_sr=float(sr), target_sr=module_sr)
+    param = next(itertools.chain(module.parameters(), module.buffers()), None)  # run where the module lives
+    device = param.device if param is not None else torch.device("cpu")
     with torch.inference_mode():
-        out = module(torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))[None])
+        out = module(torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))[None].to(device))
     if out.ndim == 3 and out.shape[1] == 1:
         out = out[:, 0]
     if out.ndim != 2 or out.shape[0] != 1:
