@@ -5,6 +5,7 @@ from __future__ import annotations
 from dlmir.models.chords import ChordCNN, ChordNet
 from dlmir.models.chroma import LearnedChroma, octave_matrix
 from dlmir.models.fretboard import FretboardNet
+from dlmir.models.instruments import InstrumentCNN, InstrumentMLP
 from dlmir.models.io import (
     SHIPPED,
     build,
@@ -26,6 +27,8 @@ __all__ = [
     "ChordNet",
     "Fretboard",
     "FretboardNet",
+    "InstrumentCNN",
+    "InstrumentMLP",
     "LearnedChroma",
     "build",
     "default_model_dir",

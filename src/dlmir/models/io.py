@@ -135,6 +135,8 @@ def save(
         "frontend": fe_config,
         "vocabulary": f"chords ({config['vocabulary']}, dlmir.chords.ChordVocabulary order)"
         if "vocabulary" in config
+        else f"instruments ({len(config['classes'])}, the model's 'classes' order)"
+        if "classes" in config
         else "pitch-class (12, C..B)",
         "dlmir_version": _version(),
         "extra": extra or {},
@@ -160,8 +162,10 @@ def build(config: dict[str, Any]) -> nn.Module:
     from dlmir.models.chords import ChordCNN, ChordNet
     from dlmir.models.chroma import LearnedChroma
     from dlmir.models.fretboard import FretboardNet
+    from dlmir.models.instruments import InstrumentCNN, InstrumentMLP
 
-    kinds = {"LearnedChroma": LearnedChroma, "FretboardNet": FretboardNet, "ChordNet": ChordNet, "ChordCNN": ChordCNN}
+    kinds = {"LearnedChroma": LearnedChroma, "FretboardNet": FretboardNet, "ChordNet": ChordNet, "ChordCNN": ChordCNN,
+             "InstrumentMLP": InstrumentMLP, "InstrumentCNN": InstrumentCNN}  # fmt: skip
     params = dict(config)
     kind = params.pop("model", None)
     if kind not in kinds:
