@@ -1,11 +1,19 @@
-"""Peak memory and time of ``dlmir features --kind cqt`` and ``dlmir chroma`` on long recordings.
+"""Peak memory and time of ``dlmir features --kind cqt``, ``dlmir chroma`` and ``dlmir chords`` on long recordings.
 
 Synthesises 44.1 kHz stereo 16-bit WAV files (written in 10 s pieces, never held whole in memory) of the given
 lengths, runs each command in its own subprocess and prints its peak resident set size (``ru_maxrss`` of that
 child, from :func:`os.wait4`) and wall time. With ``--baseline`` it also runs the one-shot path (decode the
 whole file with :func:`dlmir.io.load`, one front-end call, ``np.save``) for comparison.
 
+The commands: ``features --kind cqt``, ``chroma --model default``, ``chords --model default`` (learned chroma +
+templates) and ``chords --model chordnet`` (the shipped ChordNet; its GRU runs once over the whole file's frames);
+``--only`` picks some of them by a word of their name (e.g. ``--only chords``). ``--threads N`` sets
+``OMP_NUM_THREADS=N`` for the children (torch's intra-op threads): on a CPU busy with other work, 1 thread can be
+several times faster than 2. The Markdown table is printed and written to ``benchmarks/results/memory.md``
+(``--results``; ``''``: not written). The aim of issue 10 is a 1-hour file under 1 GB peak RSS.
+
     .venv/bin/python benchmarks/memory.py --minutes 10 60 [--baseline] [--dir /tmp/dlmir-memory]
+    .venv/bin/python benchmarks/memory.py --minutes 60 --only chords --threads 1
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "memory.md"
 
 SR = 44100
 _CLI = "from dlmir.cli import main; main()"
@@ -51,10 +61,10 @@ def synthesise(path: Path, minutes: float, *, seed: int = 0) -> Path:
     return path
 
 
-def measure(args: list[str]) -> tuple[float, float, int]:
+def measure(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """Run ``python args...``; return (peak RSS in MB, wall seconds, exit status)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -69,7 +79,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "dlmir-memory")
     parser.add_argument("--baseline", action="store_true", help="also run the one-shot (whole-file) path")
+    parser.add_argument("--only", nargs="+", default=None, help="run the commands whose name has one of these words")
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of the children (default: unset)")
+    parser.add_argument("--results", default=str(RESULTS), help="Markdown file for the table ('': none)")
     opts = parser.parse_args()
+    env = None
+    if opts.threads:
+        env = {**os.environ, "OMP_NUM_THREADS": str(opts.threads), "MKL_NUM_THREADS": str(opts.threads)}
+    load_start = os.getloadavg()[0]
     opts.dir.mkdir(parents=True, exist_ok=True)
     out = opts.dir / "out"
     rows = []
@@ -80,17 +97,35 @@ def main() -> None:
         runs = {
             "features --kind cqt": ["-c", _CLI, "features", str(audio), "--kind", "cqt", "--out", str(out)],
             "chroma --model default": ["-c", _CLI, "chroma", str(audio), "--model", "default", "--out", str(out)],
+            "chords --model default": ["-c", _CLI, "chords", str(audio), "--model", "default", "--out", str(out)],
+            "chords --model chordnet": ["-c", _CLI, "chords", str(audio), "--model", "chordnet", "--out", str(out)],
         }
         if opts.baseline:
             runs["one-shot cqt (before)"] = ["-c", _BASELINE, str(audio), str(out / "baseline.npy")]
+        if opts.only:
+            runs = {k: v for k, v in runs.items() if any(w in k for w in opts.only)}
         for name, args in runs.items():
-            rss, wall, code = measure(args)
+            rss, wall, code = measure(args, env)
             rows.append((minutes, name, rss, wall, code))
             print(f"{minutes:>5g} min  {name:<24} peak RSS {rss:7.0f} MB  wall {wall:6.1f} s  exit {code}", flush=True)
-    print("\n| audio | command | peak RSS (MB) | wall (s) |\n|---|---|---|---|")
+    lines = [
+        "# Peak memory of dlmir commands on long files\n",
+        "Written by `python benchmarks/memory.py` (see its docstring): each command in its own subprocess on a"
+        " synthetic 44.1 kHz stereo 16-bit WAV; peak RSS is the child's `ru_maxrss`.\n",
+        f"- {os.cpu_count()} CPUs; load average (1 min) {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at"
+        f" the end; OMP_NUM_THREADS {opts.threads or 'unset'}\n",
+        "| audio | command | peak RSS (MB) | wall (s) |",
+        "|---|---|---|---|",
+    ]
     for minutes, name, rss, wall, code in rows:
         note = "" if code == 0 else " (failed)"
-        print(f"| {minutes:g} min 44.1 kHz stereo | `dlmir {name}` | {rss:.0f} | {wall:.1f}{note} |")
+        lines.append(f"| {minutes:g} min 44.1 kHz stereo | `dlmir {name}` | {rss:.0f} | {wall:.1f}{note} |")
+    print("\n" + "\n".join(lines[-len(rows) - 2 :]))
+    if opts.results:
+        path = Path(opts.results)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+        print(f"written to {path}")
 
 
 if __name__ == "__main__":
