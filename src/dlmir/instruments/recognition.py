@@ -3,10 +3,12 @@
 A recording (mono, resampled to 22050 Hz) is cut into **note windows** (:func:`note_windows`): a window of
 :data:`~dlmir.instruments.features.NOTE_SECONDS` = 2 s starts at every detected onset (spectral flux of
 :class:`~dlmir.frontends.OnsetStrength`, peaks picked by :func:`librosa.onset.onset_detect` with backtracking),
-and where a sound is held longer than a second without an onset, another starts every second. Windows that run
-past the end are padded with silence, as the training notes end in silence. Windows more than
-:data:`GATE_DB` = 30 dB below the loudest one, or below -70 dBFS, are dropped (tails, room noise), and at most
-:data:`MAX_WINDOWS` of the loudest are kept.
+and where a sound is held longer than a second without an onset, another starts every second (an onset must rise
+at least 0.5 dB per mel band, and 10 % of the largest rise, above its surroundings, so a steady tone has none; onsets
+are at least 0.23 s apart). Windows that run past the end are
+padded with silence, as the training notes end in silence. A window's loudness is the RMS of its first half second;
+windows more than :data:`GATE_DB` = 30 dB below the loudest one, or below -70 dBFS, are dropped (tails, room
+noise), and at most :data:`MAX_WINDOWS` of the loudest are kept.
 
 Every window is classified on its own (the model's class probabilities), and the recording's answer is the mean
 of the windows' probabilities, each weighted by its RMS amplitude: the share of the (audible) recording that
@@ -57,6 +59,8 @@ __all__ = [
 HOP = 512
 WINDOW = int(round(NOTE_SECONDS * SR))  # samples per window: 44100
 GRID_S = 1.0
+HEAD_S = 0.5
+ONSET_DELTA = 0.5  # onset strength (mean dB rise per mel band) a peak must exceed its surroundings by
 GATE_DB = 30.0
 """Windows this many dB below the loudest window of the recording are not classified."""
 FLOOR_DBFS = -70.0
@@ -110,10 +114,16 @@ def note_windows(y: np.ndarray, sr: float = SR, *, name: str = "audio") -> list[
     if len(y) > 4 * HOP:
         with torch.inference_mode():
             env = OnsetStrength(sr=SR, hop_length=HOP)(torch.as_tensor(y))[0, 0].numpy().astype(np.float64)
-        if env.max() > 0:
+        if env.max() > 0:  # peaks of at least ONSET_DELTA (and 7 % of the largest): a held tone has none
+            delta = max(ONSET_DELTA, 0.1 * float(env.max() - env.min()))
             onsets = librosa.onset.onset_detect(
-                onset_envelope=env, sr=SR, hop_length=HOP, backtrack=True, units="frames"
+                onset_envelope=env, sr=SR, hop_length=HOP, units="frames", normalize=False, delta=delta, wait=10
             ).astype(int)
+            if len(onsets):
+                try:  # back to the preceding minimum of the onset strength: the start of the rise
+                    onsets = librosa.onset.onset_backtrack(onsets, env).astype(int)
+                except librosa.util.exceptions.ParameterError:  # no minimum before them: keep the peaks
+                    pass
     grid = int(round(GRID_S * SR / HOP))
     starts: list[int] = sorted(set(int(o) for o in onsets))
     if not starts or starts[0] > grid:
@@ -123,7 +133,8 @@ def note_windows(y: np.ndarray, sr: float = SR, *, name: str = "audio") -> list[
         nxt = starts[k + 1] if k + 1 < len(starts) else n_frames
         filled += list(range(s, max(s + 1, nxt - grid // 2), grid))
     samples = sorted({min(f * HOP, max(0, len(y) - HOP)) for f in filled})
-    rms = [float(np.sqrt(np.mean(np.square(y[s : s + WINDOW], dtype=np.float64)))) for s in samples]
+    head = int(HEAD_S * SR)  # a window's loudness: its first half second (the note it starts, not the next one)
+    rms = [float(np.sqrt(np.mean(np.square(y[s : s + head], dtype=np.float64)))) for s in samples]
     loudest = max(rms)
     keep = [(s, r) for s, r in zip(samples, rms, strict=True) if _db(r) >= max(_db(loudest) - GATE_DB, FLOOR_DBFS)]
     if not keep:
