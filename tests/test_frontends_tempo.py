@@ -37,9 +37,9 @@ def fe() -> Tempo:
     return Tempo()
 
 
-@pytest.mark.parametrize("bpm", [60.0, 75.0, 90.0, 104.0, 120.0, 137.0, 150.0, 165.0])
+@pytest.mark.parametrize("bpm", [66.0, 75.0, 90.0, 104.0, 120.0, 137.0, 150.0, 165.0, 183.0, 200.0])
 def test_click_tracks_give_their_bpm_within_one_percent(fe: Tempo, bpm: float) -> None:
-    bpm1, bpm2, strength = fe.estimate(clicks(bpm, seed=int(bpm)))
+    bpm1, bpm2, strength = fe.estimate(clicks(bpm, seconds=8.0, seed=int(bpm)))
     assert abs(bpm1[0] - bpm) <= 0.01 * bpm
     assert abs(math.log(bpm2[0] / bpm1[0])) > math.log(1.05) and 0.5 <= strength[0] <= 1.0
 
@@ -106,7 +106,7 @@ def test_a_gradient_step_on_the_band_weights_lowers_the_loss() -> None:
     with torch.no_grad():
         w = model["weights"].weight
         w -= 1e-3 * w.grad / w.grad.abs().max()
-    assert float(loss()) < float(before)
+    assert float(loss().detach()) < float(before.detach())
 
 
 def test_silence_has_no_tempo_and_short_or_nan_audio_is_an_error(fe: Tempo) -> None:

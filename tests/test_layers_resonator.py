@@ -80,11 +80,16 @@ def test_cubic_taps_interpolate_cubics_exactly_and_are_passive() -> None:
 def test_comb_gains_halve_the_echo_energy_after_the_half_energy_time() -> None:
     fps = 22050 / 512
     delays = bpm_to_delay(np.array([40.0, 120.0, 250.0]), frame_rate=fps)
-    a = comb_gains(delays, frame_rate=fps, half_energy=1.5)
+    a = comb_gains(delays, frame_rate=fps, half_energy=1.5, unit="seconds")
     echoes_in_half_time = 1.5 * fps / delays  # number of periods in 1.5 s
     np.testing.assert_allclose(a ** (2 * echoes_in_half_time), 0.5)
+    b = comb_gains(delays, frame_rate=fps, half_energy=2.5)  # in periods: the same gain for every tempo
+    np.testing.assert_allclose(b ** (2 * 2.5), 0.5)
+    assert b[0] == b[-1] == pytest.approx(0.8706, abs=1e-4)
     with pytest.raises(ParameterError, match="half_energy"):
         comb_gains(delays, frame_rate=fps, half_energy=0)
+    with pytest.raises(ParameterError, match="unit"):
+        comb_gains(delays, frame_rate=fps, unit="beats")
 
 
 def test_steady_state_of_a_matched_pulse_train() -> None:

@@ -210,8 +210,16 @@ class Tempo(_MelCascade):
     periodicity : ``'comb'`` or ``'autocorrelation'``
         Comb-filter resonators (pooled by their standard deviation over time) or a windowed autocorrelation
         (pooled by its mean, as :func:`librosa.feature.tempo`).
-    half_energy : float
-        Half-energy time of the comb filters in seconds (:func:`~dlmir.layers.resonator.comb_gains`).
+    half_energy, half_energy_unit : float, ``'periods'`` or ``'seconds'``
+        Half-energy time of the comb filters (:func:`~dlmir.layers.resonator.comb_gains`). The design: 2.5 periods
+        of each filter (every gain ``a = 0.871``); Scheirer's constant time (e.g. 1.5 seconds) is the alternative.
+        On synthetic rhythms (``tests/test_rhythm_tempo.py``) the constant number of periods is more often right
+        about the metrical level: a slow comb filter needs longer to build up, which counters the slower
+        tempi's extra evidence (a comb at twice the period resonates with the same beats).
+    smooth : float
+        Standard deviation in frames of the Gaussian smoothing of the onset curve (0: no ``smooth`` stage).
+    interpolation : ``'cubic'`` or ``'linear'``
+        Fractional delays of the comb filters (:func:`~dlmir.layers.resonator.interpolation_taps`).
     ac_size : float
         Autocorrelation window in seconds (librosa's ``ac_size``).
     prior : bool
@@ -243,7 +251,8 @@ class Tempo(_MelCascade):
         max_bpm: float = 300.0,
         bins_per_octave: int = 48,
         periodicity: str = "comb",
-        half_energy: float = 1.5,
+        half_energy: float = 2.5,
+        half_energy_unit: str = "periods",
         smooth: float = 1.0,
         interpolation: str = "cubic",
         ac_size: float = 8.0,
@@ -288,7 +297,7 @@ class Tempo(_MelCascade):
         if smooth > 0:
             self.append("smooth", Conv1d(gaussian_kernel(smooth)[None, None, :], padding="same", trainable=trainable))
         if periodicity == "comb":
-            gains = comb_gains(delays, frame_rate=frame_rate, half_energy=half_energy)
+            gains = comb_gains(delays, frame_rate=frame_rate, half_energy=half_energy, unit=half_energy_unit)
             self.append("standardize", TimeStandardize())
             comb = CombResonators(delays, gains, interpolation=interpolation, output="resonance", trainable=trainable)
             self.append("periodicity", comb)
@@ -318,6 +327,7 @@ class Tempo(_MelCascade):
             bins_per_octave=bins_per_octave,
             periodicity=periodicity,
             half_energy=half_energy,
+            half_energy_unit=half_energy_unit,
             smooth=smooth,
             interpolation=interpolation,
             ac_size=ac_size,

@@ -54,25 +54,38 @@ def bpm_to_delay(bpm: np.ndarray | float, *, frame_rate: float) -> np.ndarray:
     return 60.0 * float(frame_rate) / bpm
 
 
-def comb_gains(delays: np.ndarray, *, frame_rate: float, half_energy: float = 1.5) -> np.ndarray:
-    """Feedback gains ``a_k`` giving every comb filter the same half-energy time (Scheirer, 1998).
+HALF_ENERGY_UNITS = ("periods", "seconds")
+
+
+def comb_gains(delays: np.ndarray, *, frame_rate: float, half_energy: float = 2.5, unit: str = "periods") -> np.ndarray:
+    """Feedback gains ``a_k`` giving every comb filter the same half-energy time, in periods or in seconds.
 
     The impulse response of ``y[t] = (1 - a) x[t] + a y[t - T]`` is ``(1 - a) a^m`` at ``t = m T``: its echoes
-    lose half their energy (``a^(2m) = 1/2``) after ``half_energy`` seconds when ``a = 2^(-T / (2 h fps))``.
+    lose half their energy (``a^(2m) = 1/2``) after ``m = 1 / (2 log2(1 / a))`` periods.
+
+    * ``unit='periods'``: after ``half_energy`` periods of each filter, ``a = 2^(-1 / (2 h))`` for every tempo (the
+      same number of echoes, a constant relative bandwidth: 2.5 periods is ``a = 0.871``);
+    * ``unit='seconds'``: after ``half_energy`` seconds, ``a = 2^(-T / (2 h fps))`` (Scheirer, 1998: fast tempi
+      get more echoes, hence sharper resonances, than slow ones).
 
     Parameters
     ----------
     delays : array ``(n_tempi,)``, periods in frames.
     frame_rate : frames per second of the novelty curve.
-    half_energy : the half-energy time ``h`` in seconds.
+    half_energy : the half-energy time ``h``, in ``unit``.
+    unit : ``'periods'`` or ``'seconds'``.
 
     Returns
     -------
     float64 array ``(n_tempi,)`` in ``(0, 1)``.
     """
+    if unit not in HALF_ENERGY_UNITS:
+        raise ParameterError(f"unit must be one of {HALF_ENERGY_UNITS}, got {unit!r}")
     if not half_energy > 0:
-        raise ParameterError(f"half_energy must be a positive time in seconds, got {half_energy}")
+        raise ParameterError(f"half_energy must be a positive time (in {unit}), got {half_energy}")
     delays = np.asarray(delays, dtype=np.float64)
+    if unit == "periods":
+        return np.full_like(delays, 2.0 ** (-1.0 / (2.0 * half_energy)))
     return 2.0 ** (-delays / (2.0 * half_energy * float(frame_rate)))
 
 
@@ -291,15 +304,16 @@ class CombResonators(Stage):
         bpm: np.ndarray,
         *,
         frame_rate: float,
-        half_energy: float = 1.5,
+        half_energy: float = 2.5,
+        unit: str = "periods",
         interpolation: str = "cubic",
         output: str = "comb",
         trainable: bool = False,
     ) -> CombResonators:
         """Resonators at the tempi ``bpm`` (BPM) for a novelty curve at ``frame_rate`` frames per second,
-        all with the half-energy time ``half_energy`` seconds (:func:`comb_gains`)."""
+        all with the half-energy time ``half_energy`` (in ``unit``: periods or seconds; :func:`comb_gains`)."""
         delays = bpm_to_delay(bpm, frame_rate=frame_rate)
-        gains = comb_gains(delays, frame_rate=frame_rate, half_energy=half_energy)
+        gains = comb_gains(delays, frame_rate=frame_rate, half_energy=half_energy, unit=unit)
         return cls(delays, gains, interpolation=interpolation, output=output, trainable=trainable)
 
     @property
@@ -407,6 +421,7 @@ class Autocorrelation(Stage):
 
 
 __all__ = [
+    "HALF_ENERGY_UNITS",
     "INTERPOLATIONS",
     "MAX_GAIN",
     "OUTPUTS",
