@@ -177,3 +177,24 @@ def test_the_config_rebuilds_the_same_cascade(fe: Tempo) -> None:
 def test_invalid_parameters_raise(kw: dict, match: str) -> None:
     with pytest.raises(ParameterError, match=match):
         Tempo(**kw)
+
+
+def test_a_trained_tempo_model_saves_and_loads_like_the_other_models(tmp_path) -> None:
+    from dlmir.models import load, read_config, save
+    from dlmir.rhythm.tempo import estimate_tempo
+
+    model = Tempo(trainable=True, n_bands=4)
+    with torch.no_grad():
+        model["weights"].weight.copy_(torch.tensor([[0.1, 0.2, 0.3, 0.4]], dtype=torch.float64))
+        model["periodicity"].gain.mul_(0.95)
+    folder = save(model, tmp_path / "tempo", extra={"note": "test"})
+    assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors"}
+    doc = read_config(folder)
+    assert doc["model"]["model"] == "Tempo" and doc["model"]["n_bands"] == 4 and doc["frontend"]["frontend"] == "Tempo"
+    loaded = load(folder)
+    assert isinstance(loaded, Tempo) and not loaded.training
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    y = clicks(118.0, seed=9)
+    np.testing.assert_allclose(loaded.estimate(y), model.estimate(y))
+    assert estimate_tempo(y, SR, model=folder).bpm1 == pytest.approx(float(model.bpm(y)[0]))

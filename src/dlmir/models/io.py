@@ -119,6 +119,10 @@ def save(
     from safetensors.torch import save_file
 
     config = getattr(model, "config", None)
+    if isinstance(model, FrontEnd) and isinstance(config, dict) and "model" not in config:
+        # a learned front end (e.g. a Tempo cascade) reads audio itself: it is its own front end
+        config = {"model": config["frontend"], **{k: v for k, v in config.items() if k != "frontend"}}
+        frontend = model if frontend is None else frontend
     if not isinstance(config, dict) or "model" not in config:
         raise ParameterError(f"cannot save a {type(model).__name__}: it has no config dict naming its 'model' class")
     if frontend is None:
@@ -137,6 +141,8 @@ def save(
         if "vocabulary" in config
         else f"instruments ({len(config['classes'])}, the model's 'classes' order)"
         if "classes" in config
+        else "tempi (BPM, dlmir.layers.resonator.bpm_grid order)"
+        if "min_bpm" in config
         else "pitch-class (12, C..B)",
         "dlmir_version": _version(),
         "extra": extra or {},
@@ -159,13 +165,14 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def build(config: dict[str, Any]) -> nn.Module:
     """Construct an untrained model from the ``"model"`` section of a config."""
+    from dlmir.frontends.tempo import Tempo
     from dlmir.models.chords import ChordCNN, ChordNet
     from dlmir.models.chroma import LearnedChroma
     from dlmir.models.fretboard import FretboardNet
     from dlmir.models.instruments import InstrumentCNN, InstrumentMLP
 
     kinds = {"LearnedChroma": LearnedChroma, "FretboardNet": FretboardNet, "ChordNet": ChordNet, "ChordCNN": ChordCNN,
-             "InstrumentMLP": InstrumentMLP, "InstrumentCNN": InstrumentCNN}  # fmt: skip
+             "InstrumentMLP": InstrumentMLP, "InstrumentCNN": InstrumentCNN, "Tempo": Tempo}  # fmt: skip
     params = dict(config)
     kind = params.pop("model", None)
     if kind not in kinds:
@@ -192,7 +199,8 @@ def load(path: str | os.PathLike[str] = "default", *, map_location: str | torch.
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ParameterError(f"{weights}: weights do not match the config (missing {missing}, unexpected {unexpected})")
-    set_frontend(model, config.get("frontend", CHORD_CQT))
+    if not isinstance(model, FrontEnd):  # a learned front end (Tempo) is its own front end
+        set_frontend(model, config.get("frontend", CHORD_CQT))
     return model.eval()
 
 
