@@ -122,7 +122,9 @@ def main() -> None:
     rows.append((f"batch of {len(ys)} clips (librosa: a loop)", [t[n] for n in names], None, None))
     gpu = ""
     if torch.cuda.is_available():
-        cuda = designed_tempo().to("cuda")  # the cached designed cascade moves; it is not used again below
+        from dlmir.frontends.tempo import Tempo
+
+        cuda = Tempo().to("cuda")  # a designed cascade of its own (the cached one stays on the CPU)
         on_gpu = batch.to("cuda")
 
         def batch_gpu() -> None:

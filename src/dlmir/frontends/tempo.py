@@ -113,11 +113,11 @@ class TempoPrior(Stage):
         params.positive_float("start_bpm", start_bpm)
         params.positive_float("std_bpm", std_bpm)
         self.register_buffer("log2_tempi", torch.as_tensor(np.log2(np.asarray(tempi, dtype=np.float64))))
-        self.centre = as_parameter(torch.tensor(math.log2(start_bpm), dtype=torch.float32), trainable)
-        self.width = as_parameter(torch.tensor(float(std_bpm), dtype=torch.float32), trainable)
+        self.centre = as_parameter(torch.tensor(math.log2(start_bpm), dtype=torch.float64), trainable)
+        self.width = as_parameter(torch.tensor(float(std_bpm), dtype=torch.float64), trainable)
 
     def weights(self) -> torch.Tensor:
-        """The prior ``(n_tempi,)`` (float32, peak 1)."""
+        """The prior ``(n_tempi,)`` (in the parameters' dtype, peak 1)."""
         z = (self.log2_tempi.to(self.centre.dtype) - self.centre) / self.width.abs().clamp(min=1e-3)
         return torch.exp(-0.5 * z.square())
 
