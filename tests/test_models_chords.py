@@ -124,7 +124,7 @@ def test_fretboard_frames_equal_patch_forward():
             torch.testing.assert_close(frets[b, :, :, t], out.frets[0], rtol=1e-5, atol=1e-6)
 
 
-def test_chord_net_frame_log_probs_chunked_equals_one_shot():
+def test_chord_net_frame_log_probs_chunked_equals_one_shot(one_thread):
     model = _small_chordnet(dropout=0.3).eval()
     cqt = torch.rand(2, 192, 50) * 0.05
     with torch.no_grad():
@@ -137,6 +137,81 @@ def test_chord_net_frame_log_probs_chunked_equals_one_shot():
     }  # fmt: skip
     torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(whole.exp().sum(1), torch.ones(2, 50))
+
+
+@pytest.mark.parametrize(("structured", "vocabulary"), [(True, "full"), (False, "majmin")])
+@pytest.mark.parametrize("chunk_frames", [1, 7, 16, 49])
+def test_chord_net_chunked_gru_equals_one_shot_gru(structured, vocabulary, chunk_frames, one_thread):
+    """Eval mode, longer than a chunk: the GRU runs one direction at a time over chunks, carrying its state;
+    oracle: the one-shot path (``nn.GRU`` over every frame, the heads over everything)."""
+    model = _small_chordnet(structured=structured, vocabulary=vocabulary, dropout=0.3).eval()
+    torch.manual_seed(1)
+    cqt = torch.rand(2, 192, 50) * 0.05
+    with torch.no_grad():
+        want = torch.log_softmax(model(cqt)["chord"], dim=1)  # forward: no chunks at all
+        one_shot = model.frame_log_probs(cqt, chunk_frames=None)
+        got = model.frame_log_probs(cqt, chunk_frames=chunk_frames)
+        single = model.frame_log_probs(cqt[1], chunk_frames=chunk_frames)  # (n_bins, frames): a batch of one
+    assert got.shape == (2, len(model.labels), 50) and single.shape == (1, len(model.labels), 50)
+    torch.testing.assert_close(one_shot, want, rtol=0, atol=0)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(single[0], want[1], rtol=1e-5, atol=1e-5)
+
+
+def test_chord_net_chunked_gru_carries_both_directions_across_chunks(one_thread):
+    """The equality above has power: the first frame's output depends on the last chunk (backward direction)
+    and the last frame's on the first chunk (forward direction), by far more than the tolerance."""
+    model = _small_chordnet().eval()
+    torch.manual_seed(2)
+    cqt = torch.rand(1, 192, 40) * 0.05
+    changed = cqt.clone()
+    changed[..., :5] = 0.5 * torch.rand(1, 192, 5)
+    changed[..., -5:] = 0.5 * torch.rand(1, 192, 5)
+    with torch.no_grad():
+        a = model.frame_log_probs(cqt, chunk_frames=8)
+        b = model.frame_log_probs(changed, chunk_frames=8)
+        b_whole = model.frame_log_probs(changed, chunk_frames=None)
+    assert (a[..., 0] - b[..., 0]).abs().max() > 1e-3  # frame 0 saw frames 35-39 (4 chunks away)
+    assert (a[..., -1] - b[..., -1]).abs().max() > 1e-3  # frame 39 saw frames 0-4
+    torch.testing.assert_close(b, b_whole, rtol=1e-5, atol=1e-5)
+
+
+def test_chord_net_chunked_gradients_and_training_mode(one_thread):
+    model = _small_chordnet(dropout=0.3)
+    torch.manual_seed(3)
+    cqt = torch.rand(1, 192, 30) * 0.05
+    # training mode ignores chunk_frames: the one-shot forward (batch statistics, dropout), gradients intact
+    torch.manual_seed(4)
+    train = model.frame_log_probs(cqt, chunk_frames=4)
+    torch.manual_seed(4)
+    want = torch.log_softmax(model(cqt)["chord"], dim=1)
+    assert train.requires_grad
+    torch.testing.assert_close(train, want, rtol=0, atol=0)
+    # eval mode with gradients on: the chunked path is differentiable, with the one-shot gradients
+    model.eval()
+    grads = []
+    for chunk_frames in (None, 7):
+        x = cqt.clone().requires_grad_(True)
+        model.zero_grad()
+        model.frame_log_probs(x, chunk_frames=chunk_frames)[0, 3].sum().backward()
+        grads.append((x.grad.clone(), model.gru.weight_hh_l0_reverse.grad.clone()))
+    for g_chunked, g_whole in zip(grads[1], grads[0], strict=True):
+        assert g_whole.abs().max() > 0
+        torch.testing.assert_close(g_chunked, g_whole, rtol=1e-4, atol=1e-6)
+
+
+def test_shipped_chord_net_chunked_equals_one_shot(one_thread):
+    """The shipped model on an input of several chunks (default chunk of 2048 frames, and 500)."""
+    model = load("chordnet")
+    assert not model.training
+    torch.manual_seed(5)
+    cqt = torch.rand(1, 192, 2600) * 0.02
+    with torch.inference_mode():
+        whole = model.frame_log_probs(cqt, chunk_frames=None)
+        default = model.frame_log_probs(cqt)
+        small = model.frame_log_probs(cqt, chunk_frames=500)
+    torch.testing.assert_close(default, whole, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(small, whole, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("make", [_small_fretboard, _small_chordnet])

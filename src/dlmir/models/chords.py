@@ -194,19 +194,42 @@ def _run_chunked(
     fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, halo: int, chunk_frames: int | None
 ) -> torch.Tensor:
     """``fn`` (frames on the last axis in and out, ``halo`` frames of receptive field each side) on overlapping
-    chunks of ``chunk_frames`` frames of ``x``, joined: equal to ``fn(x)`` for a frame-local ``fn``."""
+    chunks of ``chunk_frames`` frames of ``x``, written into one output: equal to ``fn(x)`` for a frame-local
+    ``fn``."""
     frames = x.shape[-1]
     if chunk_frames is None or frames <= chunk_frames:
         return fn(x)
     if chunk_frames < 1:
         raise ParameterError(f"chunk_frames must be >= 1 frame (or None), got {chunk_frames}")
-    out = []
+    out: torch.Tensor | None = None
     for t0 in range(0, frames, chunk_frames):
         t1 = min(t0 + chunk_frames, frames)
         a, b = max(t0 - halo, 0), min(t1 + halo, frames)
-        y = fn(x[..., a:b])
-        out.append(y[..., t0 - a : t0 - a + (t1 - t0)])
-    return torch.cat(out, dim=-1)
+        y = fn(x[..., a:b])[..., t0 - a : t0 - a + (t1 - t0)]
+        if out is None:  # preallocated once the first chunk gives the shape: no list of chunks, no concatenation
+            out = y.new_empty((*y.shape[:-1], frames))
+        out[..., t0:t1] = y
+    assert out is not None
+    return out
+
+
+def _gru_direction(
+    gru: nn.GRU, x: torch.Tensor, h: torch.Tensor, *, reverse: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One direction of the one-layer bidirectional ``gru`` on ``x`` ``(batch, frames, features)`` from the hidden
+    state ``h`` ``(1, batch, hidden)``: the states ``(batch, frames, hidden)`` in time order and the last state.
+
+    ``reverse`` runs the backward direction (the ``_reverse`` weights) from the last frame of ``x`` to the first,
+    so ``h`` is the state after the frames to the right of ``x``. The same kernel as ``nn.GRU.forward`` with the
+    same parameters, so chunks carrying ``h`` give the states of the one-shot call.
+    """
+    suffix = "_reverse" if reverse else ""
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if gru.bias else ("weight_ih", "weight_hh")
+    params = [getattr(gru, f"{name}_l0{suffix}") for name in names]
+    if reverse:
+        x = x.flip(1)
+    out, h = torch._VF.gru(x, h, params, gru.bias, 1, 0.0, False, False, True)  # one layer, eval, batch first
+    return (out.flip(1) if reverse else out), h
 
 
 class ChordNet(nn.Module):
@@ -233,9 +256,11 @@ class ChordNet(nn.Module):
     :meth:`forward`: CQT magnitude ``(batch, n_bins, frames)`` (train on excerpts of 8-16 s, ~350-700 frames)
     -> dict of per-frame logits: ``"chord"`` ``(batch, n_classes, frames)``, ``"root"`` and ``"bass"``
     ``(batch, 13, frames)`` (index 12 = none), ``"pitch_classes"`` ``(batch, 12, frames)`` (before the sigmoid).
-    :meth:`frame_log_probs`: ``(batch, n_classes, frames)`` log-probabilities; in eval mode the convolutional
-    part runs in chunks of ``chunk_frames`` (exactly: overlapping by its receptive field), so long inputs need
-    bounded memory besides the GRU's ``(frames, 2 * hidden)``.
+    :meth:`frame_log_probs`: ``(batch, n_classes, frames)`` log-probabilities; in eval mode the whole network
+    runs in chunks of ``chunk_frames`` (the convolutions on chunks overlapping by their receptive field, the GRU
+    one direction at a time carrying its state across chunks, then the heads), equal to the one-shot call, so a
+    long input needs, besides its output, only the embedding and the forward GRU states of every frame
+    (``(frames, embedding + hidden)``).
 
     Speed: the GRU is many small matrix products; on a CPU shared with other work, ``torch.set_num_threads(1)``
     can make it an order of magnitude faster (measured on a busy 2-core machine: 3.5 s instead of 15-30 s per
@@ -330,9 +355,54 @@ class ChordNet(nn.Module):
         out["chord"] = self.heads["chord"](h)
         return out
 
-    def frame_log_probs(self, cqt: torch.Tensor, *, chunk_frames: int = 2048) -> torch.Tensor:
-        """Chord class log-probabilities ``(batch, n_classes, frames)`` of a CQT ``(batch, n_bins, frames)``."""
-        return torch.log_softmax(self.forward(cqt, chunk_frames=chunk_frames)["chord"], dim=1)
+    def _chord_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Chord logits ``(batch, n_classes, frames)`` of GRU states ``(batch, 2 hidden, frames)`` (eval mode)."""
+        if not self.config["structured"]:
+            return self.heads["chord"](h)
+        side = [
+            self.heads["root"](h).softmax(1),
+            self.heads["bass"](h).softmax(1),
+            self.heads["pitch_classes"](h).sigmoid(),
+        ]
+        return self.heads["chord"](torch.cat([h, *side], dim=1))
+
+    def frame_log_probs(self, cqt: torch.Tensor, *, chunk_frames: int | None = 2048) -> torch.Tensor:
+        """Chord class log-probabilities ``(batch, n_classes, frames)`` of a CQT ``(batch, n_bins, frames)``.
+
+        In eval mode, an input longer than ``chunk_frames`` runs in chunks of ``chunk_frames`` frames throughout:
+        the convolutions on overlapping chunks (:meth:`embed`), the GRU one direction at a time carrying its
+        hidden state from chunk to chunk (forward: left to right, keeping its states; backward: right to left),
+        and the heads and the log-softmax of each chunk as soon as its backward states are known, written into one
+        output. The result equals the one-shot call (to float rounding); the memory beyond the input and the
+        output is the embedding and the forward states, ``(batch, frames, embedding + hidden)``, instead of the
+        one-shot GRU's gates and states over every frame. ``chunk_frames=None``: one shot.
+        """
+        cqt = check_cqt(cqt, self.n_bins, "ChordNet")
+        frames = cqt.shape[-1]
+        if self.training or chunk_frames is None or frames <= chunk_frames:
+            return torch.log_softmax(self.forward(cqt, chunk_frames=chunk_frames)["chord"], dim=1)
+        if chunk_frames < 1:
+            raise ParameterError(f"chunk_frames must be >= 1 frame (or None), got {chunk_frames}")
+        z = self.embed(cqt, chunk_frames=chunk_frames).transpose(1, 2)  # (batch, frames, embedding)
+        batch, hidden = z.shape[0], self.gru.hidden_size
+        starts = range(0, frames, chunk_frames)
+        ahead = z.new_empty((batch, frames, hidden))  # the forward direction's states
+        h = z.new_zeros((1, batch, hidden))
+        for t0 in starts:
+            t1 = min(t0 + chunk_frames, frames)
+            ahead[:, t0:t1], h = _gru_direction(self.gru, z[:, t0:t1], h, reverse=False)
+        out: torch.Tensor | None = None
+        h = z.new_zeros((1, batch, hidden))
+        for t0 in reversed(starts):
+            t1 = min(t0 + chunk_frames, frames)
+            backward, h = _gru_direction(self.gru, z[:, t0:t1], h, reverse=True)
+            states = torch.cat([ahead[:, t0:t1], backward], dim=2).transpose(1, 2)  # (batch, 2 hidden, chunk)
+            lp = torch.log_softmax(self._chord_logits(self.gru_dropout(states)), dim=1)
+            if out is None:
+                out = lp.new_empty((batch, lp.shape[1], frames))
+            out[..., t0:t1] = lp
+        assert out is not None
+        return out
 
     def loss(
         self,
