@@ -78,3 +78,129 @@ def test_decode_errors():
         decode(np.zeros((11, 4)), templates=TEMPLATES, labels=LABELS)
     with pytest.raises(ParameterError):
         decode(np.zeros((12, 4)), templates=TEMPLATES, labels=LABELS, method="beam")
+
+
+# -- the loop-HMM Viterbi: against the straightforward O(n) recursion it replaced, kept here as the oracle -----
+def _reference_viterbi_loop(log_probs: np.ndarray, p_self: float) -> np.ndarray:
+    """The former ``dlmir.chords.recognition._viterbi_loop``, verbatim: one frame at a time, every state's two
+    candidate predecessors (itself, or the best other state) compared explicitly, ties to the lower index."""
+    n, t_max = log_probs.shape
+    if n == 1:
+        return np.zeros(t_max, dtype=np.int64)
+    tiny = np.finfo(np.float64).tiny
+    log_self = np.log(p_self + tiny)
+    log_move = np.log((1.0 - p_self) / (n - 1) + tiny)
+    states = np.arange(n)
+    ptr = np.empty((t_max, n), dtype=np.uint16 if n < 2**16 else np.int64)
+    value = log_probs[:, 0].astype(np.float64)
+    for t in range(1, t_max):
+        m1 = int(np.argmax(value))
+        v1 = value[m1]
+        value[m1] = -np.inf
+        m2 = int(np.argmax(value))
+        v2 = value[m2]
+        value[m1] = v1
+        other = np.full(n, m1)
+        other[m1] = m2
+        other_val = np.full(n, v1 + log_move)
+        other_val[m1] = v2 + log_move
+        self_val = value + log_self
+        take_self = (self_val > other_val) | ((self_val == other_val) & (states < other))
+        ptr[t] = np.where(take_self, states, other)
+        value = np.where(take_self, self_val, other_val) + log_probs[:, t]
+    path = np.empty(t_max, dtype=np.int64)
+    path[-1] = int(np.argmax(value))
+    for t in range(t_max - 1, 0, -1):
+        path[t - 1] = ptr[t, path[t]]
+    return path
+
+
+def _posteriors(rng: np.random.Generator, n: int, frames: int, kind: str) -> np.ndarray:
+    """Log-posteriors ``(n, frames)``: random (peaky or flat), with ties, or with impossible classes."""
+    lp = np.log(rng.dirichlet(np.full(n, rng.choice([0.05, 0.3, 3.0])), size=frames).T + 1e-30)
+    if kind == "ties":  # few distinct values: equal scores between states and between the two candidates
+        lp = np.round(lp * 2) / 2
+        lp[:, rng.integers(0, frames, size=max(1, frames // 10))] = -1.0  # flat frames: every state tied
+    elif kind == "impossible":  # -inf for some classes, and now and then for all but one
+        lp[rng.random(lp.shape) < 0.3] = -np.inf
+        lp[:, ::17] = -np.inf
+        lp[rng.integers(0, n), ::17] = 0.0
+    return lp
+
+
+@pytest.mark.parametrize("kind", ["random", "ties", "impossible"])
+@pytest.mark.parametrize("n", [2, 3, 25, 157])
+def test_viterbi_loop_equals_reference(kind, n):
+    from dlmir.chords.decode import viterbi_loop
+
+    rng = np.random.default_rng(n)
+    for trial in range(6):
+        frames = int(rng.integers(1, 400))
+        lp = _posteriors(rng, n, frames, kind).astype(np.float32 if trial % 2 else np.float64)
+        for p_self in (0.9, 0.5, 0.99, 0.3):
+            want = _reference_viterbi_loop(lp, p_self)
+            got = viterbi_loop(lp, p_self)
+            assert got.dtype == np.int64
+            np.testing.assert_array_equal(got, want, err_msg=f"{kind} n={n} frames={frames} p_self={p_self}")
+
+
+def test_viterbi_loop_general_frames_equal_reference(monkeypatch):
+    """Frames where the best state itself may move (p_self below 1 / n; all states at -inf; NaN), and float64
+    blocks of a few frames (the block seams)."""
+    from dlmir.chords import decode
+
+    monkeypatch.setattr(decode, "_VITERBI_BLOCK", 7)
+    rng = np.random.default_rng(7)
+    for n in (2, 5, 30):
+        lp = _posteriors(rng, n, 120, "ties")
+        for p_self in (0.1 / n, 1.0 / n, 0.9):
+            np.testing.assert_array_equal(decode.viterbi_loop(lp, p_self), _reference_viterbi_loop(lp, p_self))
+        lp = _posteriors(rng, n, 120, "random")
+        lp[:, 40:43] = -np.inf  # every state impossible: all values -inf from there on
+        np.testing.assert_array_equal(decode.viterbi_loop(lp, 0.9), _reference_viterbi_loop(lp, 0.9))
+        lp = _posteriors(rng, n, 120, "random")
+        lp[rng.integers(0, n), 60] = np.nan
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_array_equal(decode.viterbi_loop(lp, 0.9), _reference_viterbi_loop(lp, 0.9))
+
+
+def test_viterbi_loop_hand_made_paths():
+    from dlmir.chords.decode import viterbi_loop
+
+    a, b = np.log(0.8), np.log(0.2)
+    # state 0 for 10 frames, one frame leaning to 1 (too short to pay two switches), then 1 for 10 frames
+    lp = np.array([[a] * 10 + [b] + [a] * 3 + [b] * 10, [b] * 10 + [a] + [b] * 3 + [a] * 10])
+    np.testing.assert_array_equal(viterbi_loop(lp, 0.9), [0] * 14 + [1] * 10)
+    # with a weak self-transition the blip is kept
+    np.testing.assert_array_equal(viterbi_loop(lp, 0.5), [0] * 10 + [1] + [0] * 3 + [1] * 10)
+    # all states tied everywhere: the lowest index
+    np.testing.assert_array_equal(viterbi_loop(np.full((4, 6), np.log(0.25)), 0.9), [0] * 6)
+    # exact ties between staying (log p_self + x) and moving from the best state (log p_move + y): the lower
+    # index wins, so a state below the best one stays and a state above it moves
+    tiny = np.finfo(np.float64).tiny
+    log_self, log_move = np.log(0.9 + tiny), np.log((1.0 - 0.9) / 2 + tiny)  # 3 states
+    x = next(x for x in -np.linspace(1, 2, 101) if (x + log_self - log_move) + log_move == x + log_self)
+    y = x + log_self - log_move
+    lp = np.array([[x, 0.0], [-50.0, -50.0], [y, -50.0]])  # best state 2, state 0 ties: stays
+    np.testing.assert_array_equal(viterbi_loop(lp, 0.9), [0, 0])
+    lp = np.array([[y, -50.0], [-50.0, -50.0], [x, 0.0]])  # best state 0, state 2 ties: moves from 0
+    np.testing.assert_array_equal(viterbi_loop(lp, 0.9), [0, 2])
+    np.testing.assert_array_equal(_reference_viterbi_loop(lp, 0.9), [0, 2])
+    np.testing.assert_array_equal(viterbi_loop(lp[:, :1], 0.9), [0])  # one frame: its arg-max
+    np.testing.assert_array_equal(viterbi_loop(np.zeros((1, 5)), 0.9), np.zeros(5))  # one state
+    with pytest.raises(ParameterError):
+        viterbi_loop(lp, 1.0)
+    with pytest.raises(ParameterError):
+        viterbi_loop(np.zeros((3, 0)), 0.9)
+
+
+def test_viterbi_loop_equals_librosa_on_random_posteriors():
+    import librosa
+
+    from dlmir.chords.decode import viterbi_loop
+
+    rng = np.random.default_rng(3)
+    for n in (3, 25):
+        prob = rng.dirichlet(np.full(n, 0.3), size=300).T
+        want = librosa.sequence.viterbi_discriminative(prob, librosa.sequence.transition_loop(n, 0.9))
+        np.testing.assert_array_equal(viterbi_loop(np.log(prob), 0.9), want)
