@@ -208,3 +208,38 @@ def test_errors(tmp_path: Path) -> None:
     sf.write(nan, np.full(30000, np.nan, dtype=np.float32), 22050, subtype="FLOAT")
     with pytest.raises(AudioError, match="NaN"):
         list(stream_frames(fe, nan))
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 5, 6, 7, 8, 9])
+def test_mixdown_is_np_mean_bit_for_bit(channels: int) -> None:
+    """The streamed mix-down (sums of the channels, divided) is the former ``np.mean(raw.T, axis=0)``, the float
+    rounding and the sign of zero included: random, 16-bit, tiny (subnormal) and signed-zero samples."""
+    rng = np.random.default_rng(channels)
+    n = 60_000
+    raw = rng.standard_normal((n, channels)).astype(np.float32)
+    raw[:10_000] = rng.integers(-(2**15), 2**15, size=(10_000, channels)) / 32768  # PCM_16 values
+    raw[10_000:20_000] *= np.float32(1e-39)  # subnormal
+    raw[20_000:30_000] = rng.choice(
+        np.array([0.0, -0.0, 1e-45, -1e-45, 0.5, -1.0], dtype=np.float32), (10_000, channels)
+    )
+    raw[30_000:30_010] = -0.0  # every channel -0.0: the mean is +0.0
+    raw = raw.astype(np.float32)
+    got = st._mixdown(raw)
+    want = np.mean(raw.T, axis=0) if channels > 1 else raw[:, 0]
+    assert got.dtype == np.float32 and got.shape == (n,)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize("channels", [2, 6])
+def test_multichannel_file_streams_to_the_mean_of_its_channels(tmp_path: Path, channels: int) -> None:
+    """A stereo (and a 5.1) file at the front end's rate streams to exactly ``np.mean`` of its channels, the
+    mix-down of ``dlmir.io.load``, over reads that straddle the decoder's pieces."""
+    path = tmp_path / "x.wav"
+    y = _music(int(22050 * 13.3), 22050, channels=channels)
+    y[1000:1200] = -0.0
+    sf.write(path, y, 22050, subtype="FLOAT")
+    with AudioStream(path, sr=22050) as stream:
+        got = np.concatenate([stream.read(a, a + 70_001) for a in range(0, stream.n_samples, 70_001)])
+    want = np.mean(sf.read(path, dtype="float32", always_2d=True)[0].T, axis=0)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    np.testing.assert_array_equal(got.view(np.uint32), load(path, sr=22050)[0].view(np.uint32))
