@@ -80,10 +80,11 @@ def test_decode_errors():
         decode(np.zeros((12, 4)), templates=TEMPLATES, labels=LABELS, method="beam")
 
 
-# -- the loop-HMM Viterbi: against the straightforward O(n) recursion it replaced, kept here as the oracle -----
+# -- the loop-HMM Viterbi: against the straightforward O(n) recursion, kept here as the oracle ---------------
 def _reference_viterbi_loop(log_probs: np.ndarray, p_self: float) -> np.ndarray:
-    """The former ``dlmir.chords.recognition._viterbi_loop``, verbatim: one frame at a time, every state's two
-    candidate predecessors (itself, or the best other state) compared explicitly, ties to the lower index."""
+    """``dlmir.chords.recognition._viterbi_loop`` as it was when :func:`viterbi_loop` was written, verbatim: one
+    frame at a time, every state's two candidate predecessors (itself, or the best other state) compared
+    explicitly, ties to the lower index."""
     n, t_max = log_probs.shape
     if n == 1:
         return np.zeros(t_max, dtype=np.int64)
