@@ -273,7 +273,9 @@ def test_cli_trains_chordnet_on_a_ci_dataset_and_resumes(ci_chords, tmp_path):
     run = tmp_path / "run"
     args = ["train", "chords", str(ci_chords), "--model", "chordnet", "--out", str(run), "--steps-per-epoch", "2"]
     args += ["--batch-size", "4", "--excerpt-seconds", "4"]
-    _ok(runner.invoke(app, [*args, "--epochs", "1"]))
+    _ok(runner.invoke(app, [*args, "--epochs", "2", "--stop-after", "1"]))  # 1 epoch of a 2-epoch schedule
+    state = read_state(run)[0]
+    assert (state["epoch"], state["step"], state["train"]["epochs"]) == (1, 2, 2)
     assert (run / "model.safetensors").exists() and (run / "config.json").exists()
     doc = json.loads((run / "config.json").read_text())
     assert doc["model"]["model"] == "ChordNet" and doc["frontend"] == chord_frontend().config

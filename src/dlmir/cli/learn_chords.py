@@ -127,6 +127,9 @@ def train_chords_cmd(
     frame_step: int = typer.Option(2, "--frame-step", help="fretboard: every n-th frame of each item."),
     max_items: int = typer.Option(0, "--max-items", help="At most this many tracks per split (0: all)."),
     threads: int = typer.Option(1, "--threads", help="CPU threads while training (1 is fastest on a busy CPU)."),
+    stop_after: int = typer.Option(
+        0, "--stop-after", help="Stop after this many epochs of this call; the schedule still spans --epochs (0: off)."
+    ),
     config: Path = typer.Option(
         None, "--config", help="best.json of `dlmir search chords`: its architecture, --lr and --excerpt-seconds."
     ),
@@ -189,7 +192,9 @@ def train_chords_cmd(
         what = "excerpts" if kind in EXCERPT_MODELS or data["dataset"] == "stream" else "frames"
         size = "a stream" if data["dataset"] == "stream" else f"{len(train_set)} training {what}"
         typer.echo(f"{kind}: {size}, {len(val_set)} validation {what}")
-        summary = train_chords(net, train_set, val_set, config=cfg, run_dir=out, resume=resume)
+        summary = train_chords(
+            net, train_set, val_set, config=cfg, run_dir=out, resume=resume, stop_after_epochs=stop_after or None
+        )
     except (DlmirError, OSError, json.JSONDecodeError) as exc:
         raise _fail(exc) from exc
     last = summary["history"][-1] if summary["history"] else {}
