@@ -82,7 +82,7 @@ def test_decode_errors():
 
 # -- the loop-HMM Viterbi: against the straightforward O(n) recursion, kept here as the oracle ---------------
 def _reference_viterbi_loop(log_probs: np.ndarray, p_self: float) -> np.ndarray:
-    """``dlmir.chords.recognition._viterbi_loop`` as it was when :func:`viterbi_loop` was written, verbatim: one
+    """The former ``dlmir.chords.recognition._viterbi_loop``, verbatim from when :func:`viterbi_loop` replaced it: one
     frame at a time, every state's two candidate predecessors (itself, or the best other state) compared
     explicitly, ties to the lower index."""
     n, t_max = log_probs.shape

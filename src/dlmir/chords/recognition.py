@@ -258,45 +258,6 @@ def chord_model(model: nn.Module | str | os.PathLike[str] = "default", *, vocabu
 
 
 # -- smoothing ----------------------------------------------------------------------------------------
-def _viterbi_loop(log_probs: np.ndarray, p_self: float) -> np.ndarray:
-    """Most likely state path ``(frames,)`` of a loop HMM over log-posteriors ``(n_states, frames)``.
-
-    The same path as :func:`librosa.sequence.viterbi_discriminative` with
-    :func:`librosa.sequence.transition_loop` (uniform initial and marginal state probabilities; ties to the
-    lower state index), in ``O(n_states)`` per frame: the best predecessor of a state is itself or the best
-    other state.
-    """
-    n, t_max = log_probs.shape
-    if n == 1:
-        return np.zeros(t_max, dtype=np.int64)
-    tiny = np.finfo(np.float64).tiny
-    log_self = np.log(p_self + tiny)
-    log_move = np.log((1.0 - p_self) / (n - 1) + tiny)
-    states = np.arange(n)
-    ptr = np.empty((t_max, n), dtype=np.uint16 if n < 2**16 else np.int64)
-    value = log_probs[:, 0].astype(np.float64)
-    for t in range(1, t_max):
-        m1 = int(np.argmax(value))
-        v1 = value[m1]
-        value[m1] = -np.inf
-        m2 = int(np.argmax(value))
-        v2 = value[m2]
-        value[m1] = v1
-        other = np.full(n, m1)
-        other[m1] = m2
-        other_val = np.full(n, v1 + log_move)
-        other_val[m1] = v2 + log_move
-        self_val = value + log_self
-        take_self = (self_val > other_val) | ((self_val == other_val) & (states < other))
-        ptr[t] = np.where(take_self, states, other)
-        value = np.where(take_self, self_val, other_val) + log_probs[:, t]
-    path = np.empty(t_max, dtype=np.int64)
-    path[-1] = int(np.argmax(value))
-    for t in range(t_max - 1, 0, -1):
-        path[t - 1] = ptr[t, path[t]]
-    return path
-
-
 def smooth(
     log_probs: np.ndarray, *, method: str = "viterbi", p_self: float = 0.9, median_frames: int = 9
 ) -> np.ndarray:
@@ -316,7 +277,9 @@ def smooth(
     if log_probs.ndim != 2 or log_probs.shape[1] == 0:
         raise ParameterError(f"log_probs must have shape (n_classes, frames) with frames >= 1, got {log_probs.shape}")
     if method == "viterbi":
-        return _viterbi_loop(log_probs, p_self)
+        from dlmir.chords.decode import viterbi_loop
+
+        return viterbi_loop(log_probs, p_self)
     if method == "median":
         from scipy.ndimage import median_filter
 
