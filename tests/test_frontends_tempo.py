@@ -198,3 +198,29 @@ def test_a_trained_tempo_model_saves_and_loads_like_the_other_models(tmp_path) -
     y = clicks(118.0, seed=9)
     np.testing.assert_allclose(loaded.estimate(y), model.estimate(y))
     assert estimate_tempo(y, SR, model=folder).bpm1 == pytest.approx(float(model.bpm(y)[0]))
+
+
+def test_a_saved_tempo_stores_only_what_left_its_designed_values(tmp_path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from dlmir.models import load, read_config, save
+
+    model = Tempo(trainable=True, n_bands=4)
+    with torch.no_grad():
+        model["weights"].weight.copy_(torch.tensor([[0.1, 0.2, 0.3, 0.4]], dtype=torch.float64))
+    folder = save(model, tmp_path / "tempo")
+    stored = load_file(str(folder / "model.safetensors"))
+    designed = read_config(folder)["designed"]
+    # the band weights were learned: stored; the DFT and mel matrices are still designed: rebuilt from the config
+    assert "stages.weights.weight" in stored and "stages.weights.weight" not in designed
+    assert any("stft" in k for k in designed) and any("mel" in k for k in designed)
+    assert not set(stored) & set(designed)
+    assert set(stored) | set(designed) == set(model.state_dict())
+    assert (folder / "model.safetensors").stat().st_size < 100_000
+    loaded = load(folder)
+    for name, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name
+    # a learned tensor missing from the file is an error, not a silent return to the designed value
+    save_file({k: v for k, v in stored.items() if k != "stages.weights.weight"}, str(folder / "model.safetensors"))
+    with pytest.raises(ParameterError, match="missing"):
+        load(folder)

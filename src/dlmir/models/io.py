@@ -131,6 +131,13 @@ def save(
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    designed: list[str] = []
+    if isinstance(model, FrontEnd):
+        # designed = initialised: tensors still at their designed values (a frozen DFT, mel filterbank, ...) are
+        # rebuilt from the config on load instead of being stored (a learned Tempo: 34 KB instead of 18 MB)
+        fresh = build(config).state_dict()
+        designed = sorted(k for k, v in state.items() if k in fresh and torch.equal(fresh[k].to(v.dtype), v))
+        state = {k: v for k, v in state.items() if k not in designed}
     tmp = folder / f".{WEIGHTS_NAME}.part"
     save_file(state, str(tmp))
     os.replace(tmp, folder / WEIGHTS_NAME)
@@ -147,6 +154,8 @@ def save(
         "dlmir_version": _version(),
         "extra": extra or {},
     }
+    if designed:
+        doc["designed"] = designed
     (folder / CONFIG_NAME).write_text(json.dumps(doc, indent=2, default=str) + "\n")
     return folder
 
@@ -197,6 +206,7 @@ def load(path: str | os.PathLike[str] = "default", *, map_location: str | torch.
     model = build(config["model"])
     state = load_file(str(weights), device=str(map_location))
     missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k not in set(config.get("designed", []))]  # rebuilt from the config
     if missing or unexpected:
         raise ParameterError(f"{weights}: weights do not match the config (missing {missing}, unexpected {unexpected})")
     if not isinstance(model, FrontEnd):  # a learned front end (Tempo) is its own front end
