@@ -88,7 +88,9 @@ def beats_cmd(
     bpm: float = typer.Option(None, "--bpm", help="The tempo in BPM (default: estimated per file)."),
     tightness: float = typer.Option(100.0, "--tightness", help="How strictly beats follow the tempo."),
     tempo_model: str = typer.Option(
-        "designed", "--tempo-model", help="Tempo estimator without --bpm: designed | novelty | a Tempo model folder."
+        "tempo",
+        "--tempo-model",
+        help="Tempo estimator without --bpm: tempo (the shipped learned one) | designed | novelty | a model folder.",
     ),
 ) -> None:
     """Beat times of each AUDIO file in seconds, one per line (3 decimals): dynamic-programming beat tracking on the

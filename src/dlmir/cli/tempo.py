@@ -22,7 +22,10 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command("tempo")
 def tempo_cmd(
     audio: list[Path] = typer.Argument(..., help="Audio files (any format soundfile or librosa reads)."),
-    model: str = typer.Option("designed", "--model", "-m", help="'designed' or a saved Tempo model folder."),
+    model: str = typer.Option(
+        "tempo", "--model", "-m", help="'tempo' (the shipped learned cascade), 'designed', or a Tempo model folder."
+    ),
+    designed: bool = typer.Option(False, "--designed", help="The untrained cascade (same as --model designed)."),
 ) -> None:
     """Tempo of each AUDIO file, MIREX style: one line ``bpm1 bpm2 strength`` (two tempi in BPM and the relative
     strength of the first, in [0, 1]); ``nan nan nan`` when there is no tempo (digital silence).
@@ -37,7 +40,7 @@ def tempo_cmd(
     from dlmir.rhythm.tempo import estimate_tempo, load_tempo_model
 
     try:
-        fe = load_tempo_model(model)
+        fe = load_tempo_model("designed" if designed else model)
     except DlmirError as exc:
         raise _fail(str(exc)) from exc
     failed: list[str] = []

@@ -39,7 +39,7 @@ def _version() -> str:
         return "unknown"
 
 
-SHIPPED: dict[str, str] = {"default": "learned_chroma", "chordnet": "chordnet"}
+SHIPPED: dict[str, str] = {"default": "learned_chroma", "chordnet": "chordnet", "tempo": "tempo"}
 """Models shipped inside the package, by name: ``"default"`` (the learned chroma) and ``"chordnet"`` (the
 :class:`~dlmir.models.chords.ChordNet` chord recogniser trained on rendered band arrangements)."""
 

@@ -78,8 +78,9 @@ def designed_tempo(sr: float = DESIGNED_SR) -> Tempo:
 
 
 def load_tempo_model(model: str | os.PathLike[str] | Tempo = "designed") -> Tempo:
-    """A :class:`~dlmir.frontends.tempo.Tempo`: ``'designed'``, a ``Tempo`` (returned as is), or a saved model
-    folder (:func:`dlmir.models.save` of a ``Tempo``).
+    """A :class:`~dlmir.frontends.tempo.Tempo`: ``'designed'``, ``'tempo'`` (the shipped learned cascade, the default of
+    ``dlmir tempo`` and ``dlmir beats``), a ``Tempo`` (returned as is), or a saved model folder
+    (:func:`dlmir.models.save` of a ``Tempo``).
 
     Raises
     ------
