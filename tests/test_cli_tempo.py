@@ -105,3 +105,23 @@ def test_plot_tempo_model_writes_a_png(tmp_path: Path) -> None:
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     alone = runner.invoke(app, ["plot", "tempo-model", "-o", str(tmp_path / "designed.png")])
     assert alone.exit_code == 0 and (tmp_path / "designed.png").stat().st_size > 10_000
+
+
+def test_evaluate_tempo_reads_a_band_dataset_split_with_exact_beats(tmp_path: Path) -> None:
+    data = tmp_path / "band"
+    (data / "audio").mkdir(parents=True)
+    (data / "labels").mkdir()
+    rows = ["id,source,split,duration,audio,beats"]
+    for i, (bpm, split) in enumerate([(90.0, "test"), (128.0, "test"), (100.0, "valid")]):
+        clicks(data / "audio", f"b{i}.wav", bpm)
+        beats = np.arange(0.0, 6.0, 60.0 / bpm)
+        (data / "labels" / f"b{i}.beats").write_text("".join(f"{t:.4f} {k % 4 + 1}\n" for k, t in enumerate(beats)))
+        rows.append(f"b{i},arrangement,{split},6.0,audio/b{i}.wav,labels/b{i}.beats")
+    (data / "manifest.csv").write_text("\n".join(rows) + "\n")
+    result = runner.invoke(app, ["evaluate", "tempo", str(data), "--model", "none", "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    per_file = list(csv.DictReader((tmp_path / "t.csv").open()))
+    # the test split only (2 files), the reference = 60 / the median beat interval
+    assert len({r["file"] for r in per_file}) == 2
+    assert sorted({r["reference"] for r in per_file}) == ["128.00 nan 1.00", "90.00 nan 1.00"]
+    assert "| dlmir designed | 100.0 | 100.0 |" in result.stdout

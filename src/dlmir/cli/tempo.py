@@ -65,18 +65,24 @@ def tempo_cmd(
 
 @evaluate_app.command("tempo")
 def evaluate_tempo_cmd(
-    folder: Path = typer.Argument(..., help="Folder of audio files with .tempo or .bpm files of the same stem."),
-    model: str = typer.Option(None, "--model", "-m", help="A trained Tempo model folder (the 'dlmir learned' row)."),
+    folder: Path = typer.Argument(
+        ..., help="Folder of audio files with .tempo or .bpm files of the same stem, or a dlmir band dataset."
+    ),
+    model: str = typer.Option(
+        "tempo", "--model", "-m", help="The 'dlmir learned' row: 'tempo' (shipped), a model folder, or 'none'."
+    ),
+    split: str = typer.Option("test", "--split", help="Split of a dlmir dataset (tempo from its exact .beats)."),
     out: Path = typer.Option(None, "--out", "-o", help="Write OUT.md (the table) and OUT.csv (per file)."),
 ) -> None:
-    """One table, one run, the same audio: dlmir's designed tempo estimator, a learned one (--model) and
-    librosa.feature.tempo; Acc1 and Acc2 (4 %, Acc2 also at 2, 3, 1/2, 1/3 times the reference) and mir_eval's
-    P-score (8 %), in %, averaged over files."""
+    """One table, one run, the same audio: dlmir's designed tempo estimator, a learned one (--model; the shipped
+    one by default) and librosa.feature.tempo; Acc1 and Acc2 (4 %, Acc2 also at 2, 3, 1/2, 1/3 times the
+    reference) and mir_eval's P-score (8 %), in %, averaged over files."""
     from dlmir.errors import DlmirError
     from dlmir.rhythm.tempo import evaluate_tempo, find_tempo_pairs
 
     try:
-        report = evaluate_tempo(find_tempo_pairs(folder), model=model, progress=True)
+        learned = None if model in ("none", "") else model
+        report = evaluate_tempo(find_tempo_pairs(folder, split=split), model=learned, progress=True)
     except DlmirError as exc:
         raise _fail(str(exc)) from exc
     for line in report.failed:

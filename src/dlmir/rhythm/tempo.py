@@ -175,7 +175,8 @@ def librosa_tempo(y: np.ndarray, sr: float) -> TempoEstimate:
 
 # -- annotations ---------------------------------------------------------------------------------------------------
 def read_tempo_annotation(path: str | os.PathLike[str]) -> TempoEstimate:
-    """Read a tempo annotation: ``.bpm`` (one number) or MIREX ``.tempo`` (``t1 t2 s1``).
+    """Read a tempo annotation: ``.bpm`` (one number), MIREX ``.tempo`` (``t1 t2 s1``) or ``.beats`` (beat times, as a
+    dlmir band dataset has them: the tempo is 60 / their median interval).
 
     Blank lines and lines starting with ``#`` are skipped; fields may be separated by any whitespace. The first
     remaining line holds one tempo (``bpm2 = nan``, ``strength = 1``) or ``t1 t2 s1`` (``s1``, the weight of
@@ -187,6 +188,14 @@ def read_tempo_annotation(path: str | os.PathLike[str]) -> TempoEstimate:
         (the message names the file and line).
     """
     path = Path(path)
+    if path.suffix.lower() == ".beats":  # exact beats (a dlmir band dataset): 60 / the median inter-beat interval
+        from dlmir.data.beat_stream import excerpt_bpm
+        from dlmir.rhythm.evaluate import read_beats
+
+        bpm = excerpt_bpm(read_beats(path))
+        if not math.isfinite(bpm):
+            raise AnnotationError(f"{path}: fewer than two beats, no tempo")
+        return TempoEstimate(bpm, math.nan, 1.0)
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -215,8 +224,9 @@ def read_tempo_annotation(path: str | os.PathLike[str]) -> TempoEstimate:
     raise AnnotationError(f"{path}: no tempo found (only comments or blank lines)")
 
 
-def find_tempo_pairs(folder: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
-    """Audio files in ``folder`` (recursively) with a ``.tempo`` or ``.bpm`` of the same stem beside them, sorted.
+def find_tempo_pairs(folder: str | os.PathLike[str], *, split: str = "test") -> list[tuple[Path, Path]]:
+    """Audio files in ``folder`` (recursively) with a ``.tempo`` or ``.bpm`` of the same stem beside them, sorted;
+    for a dlmir band dataset (``manifest.csv`` with beats), the audio and ``.beats`` of its ``split``.
 
     ``.tempo`` wins when both exist. Raises :class:`~dlmir.errors.ParameterError` when ``folder`` is not a folder
     or holds no such pair.
@@ -224,6 +234,10 @@ def find_tempo_pairs(folder: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ParameterError(f"{folder}: not a folder")
+    if (folder / "manifest.csv").is_file():
+        from dlmir.rhythm.evaluate import find_rhythm_pairs
+
+        return [(p.audio, p.annotation) for p in find_rhythm_pairs(folder, "beats", split=split)]
     pairs = []
     for audio in sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()):
         for suffix in ANNOTATION_SUFFIXES:
