@@ -28,7 +28,7 @@ def rec() -> ChordRecognizer:
 
 
 def test_shipped_models_load_by_name() -> None:
-    assert set(SHIPPED) == {"default", "chordnet"}
+    assert {"default", "chordnet"} <= set(SHIPPED)  # and the models of other tasks (tempo, ...)
     net = load_model("chordnet")
     assert isinstance(net, ChordNet) and net.frontend.config["n_bins"] == 192
     assert (shipped_model_dir("chordnet") / "model.safetensors").stat().st_size < 5_000_000  # a few MB
