@@ -2,8 +2,8 @@
 
 Trains (skipping runs already finished in ``--runs-dir``) the chord models of issue 10 on freshly rendered audio
 (``dlmir train chords stream``) -- ChordNet, a plain CNN and FretboardNet on realistic production, and ChordNet
-on clean renders for the ablation (what realism buys) -- then scores them with ``dlmir evaluate chords`` beside the designed chroma,
-the shipped learned chroma and (optionally) a deep learned-chroma run, on the same audio, and writes
+on clean renders for the ablation (what realism buys) -- then scores them with ``dlmir evaluate chords`` beside the
+designed chroma, the shipped learned chroma and (optionally) a deep learned-chroma run, on the same audio, and writes
 ``experiments/results/chords.md``.
 
     .venv/bin/dlmir data band data/band                      # fixed realistic valid/test sets (~1 h)
