@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import IterableDataset
 
 from dlmir.errors import AudioError, ParameterError
 
@@ -176,21 +176,9 @@ class BeatStream(IterableDataset):
         return self._cutter.excerpt(y, beats, start)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.float32]]:
-        info = get_worker_info()
-        worker, n_workers = (0, 1) if info is None else (info.id, info.num_workers)
-        if info is not None:
-            torch.set_num_threads(1)
-        rank = (
-            torch.distributed.get_rank()
-            if torch.distributed.is_available() and torch.distributed.is_initialized()
-            else 0
-        )
-        passes = self._passes
-        self._passes += 1
-        k = worker
-        while self.pieces_per_epoch is None or k < self.pieces_per_epoch:
-            seed = self.piece_seed(k, passes=passes, rank=rank)
-            k += n_workers
+        from dlmir.data.render_stream import worker_piece_seeds
+
+        for seed in worker_piece_seeds(self):
             try:
                 y, beats, meta = self.render_piece(seed)
             except AudioError:

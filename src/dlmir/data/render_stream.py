@@ -37,6 +37,27 @@ from dlmir.frontends.presets import chord_frontend
 __all__ = ["RenderStream"]
 
 
+def worker_piece_seeds(stream: Any) -> Iterator[list[int]]:
+    """The piece seeds this DataLoader worker (and distributed rank) renders in one pass over ``stream``.
+
+    ``stream`` has ``piece_seed(k, passes=, rank=)``, ``pieces_per_epoch`` and a pass counter ``_passes``: worker
+    ``w`` of ``W`` takes pieces ``k = w, w + W, ...`` (see :class:`RenderStream`); a worker process computes with
+    one thread.
+    """
+    info = get_worker_info()
+    worker, n_workers = (0, 1) if info is None else (info.id, info.num_workers)
+    if info is not None:
+        torch.set_num_threads(1)
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    rank = torch.distributed.get_rank() if distributed else 0
+    passes = stream._passes
+    stream._passes += 1
+    k = worker
+    while stream.pieces_per_epoch is None or k < stream.pieces_per_epoch:
+        yield stream.piece_seed(k, passes=passes, rank=rank)
+        k += n_workers
+
+
 def _vocab(vocabulary: str | ChordVocabulary) -> ChordVocabulary:
     return vocabulary if isinstance(vocabulary, ChordVocabulary) else ChordVocabulary(vocabulary)
 
@@ -230,21 +251,7 @@ class RenderStream(IterableDataset):
         return out
 
     def __iter__(self) -> Iterator[Any]:
-        info = get_worker_info()
-        worker, n_workers = (0, 1) if info is None else (info.id, info.num_workers)
-        if info is not None:
-            torch.set_num_threads(1)
-        rank = (
-            torch.distributed.get_rank()
-            if torch.distributed.is_available() and torch.distributed.is_initialized()
-            else 0
-        )
-        passes = self._passes
-        self._passes += 1
-        k = worker
-        while self.pieces_per_epoch is None or k < self.pieces_per_epoch:
-            seed = self.piece_seed(k, passes=passes, rank=rank)
-            k += n_workers
+        for seed in worker_piece_seeds(self):
             try:
                 features, classes, meta = self.render_piece(seed)
             except AudioError:

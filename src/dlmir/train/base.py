@@ -263,6 +263,17 @@ def resume_state(
     return int(state["epoch"]), int(state["step"]), opt_state, state["history"]
 
 
+def start_state(
+    model: torch.nn.Module, run_path: Path | None, *, resume: bool, seed: int
+) -> tuple[int, int, dict[str, Any] | None, list[dict[str, float]] | None]:
+    """Where a run starts: the checkpoint of ``run_path`` when ``resume`` (:func:`resume_state`), else a fresh start
+    ``(0, 0, None, None)`` with every generator seeded from ``seed``."""
+    if resume:
+        return resume_state(model, run_path)
+    pl.seed_everything(seed, verbose=False)
+    return (0, 0, None, None)
+
+
 def fit(
     module_class: type[TrainModule],
     model: torch.nn.Module,

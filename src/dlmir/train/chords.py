@@ -42,7 +42,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from dlmir.errors import ParameterError
-from dlmir.train.base import TrainModule, fit, is_iterable, resume_state
+from dlmir.train.base import TrainModule, fit, is_iterable, start_state
 from dlmir.train.config import TrainConfig
 from dlmir.train.regularizers import Regularization
 
@@ -275,13 +275,7 @@ def train_chords(
     if is_iterable(train_set) and not config.steps_per_epoch:
         raise ParameterError("training on a stream (IterableDataset) needs config.steps_per_epoch")
     run_path = Path(run_dir) if run_dir is not None else None
-    start: tuple[int, int, dict[str, Any] | None, list[dict[str, float]] | None] = (0, 0, None, None)
-    if resume:
-        start = resume_state(model, run_path)
-    else:
-        import lightning.pytorch as pl
-
-        pl.seed_everything(config.seed, verbose=False)
+    start = start_state(model, run_path, resume=resume, seed=config.seed)
     return fit(
         ChordModule,
         model,
