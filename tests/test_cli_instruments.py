@@ -167,4 +167,5 @@ def test_default_model_names_rendered_notes(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     answers = _answers(result.stdout)
     right = sum(answers[f"{n}.wav"][0][0] == n for n in cases)
-    assert right >= 4
+    assert right >= 4  # measured 4: the flute is heard as a piano (0.62; flute second, 0.20)
+    assert "flute" in [c for c, _ in answers["flute.wav"]]

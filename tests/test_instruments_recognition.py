@@ -24,8 +24,8 @@ TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 needs_timgm = pytest.mark.skipif(
     not TIMGM.is_file(), reason="rendering needs the TimGM6mb soundfont (apt-get install timgm6mb-soundfont)"
 )
-# measured with the shipped model (see experiments/results/instruments.md): MIN_CORRECT of the 15 classes right at
-# top 1 on mid-range validation-pitch TimGM6mb notes, MIN_TOP3 within the top 3
+# the shipped model on mid-range validation-pitch TimGM6mb notes (pitches it never trained on): measured 13 of the
+# 15 classes right at top 1 (viola heard as violin, flute as piano) and 15 within the top 3
 MIN_CORRECT = 12
 MIN_TOP3 = 14
 
@@ -131,7 +131,7 @@ def test_shipped_model_names_rendered_notes() -> None:
 def test_a_mixture_is_not_a_confident_single_instrument() -> None:
     y = _render([("trumpet", 67), ("violin", 76), ("cello", 48), ("flute", 84)])
     res = InstrumentRecognizer().analyze(y, SR)
-    assert not res.confident and res.top(1)[0][1] < LOW_CONFIDENCE
+    assert not res.confident and res.top(1)[0][1] < LOW_CONFIDENCE  # measured 0.25 (cello)
 
 
 @needs_model

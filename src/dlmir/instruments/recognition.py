@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,13 @@ def _db(x: float) -> float:
     return 20.0 * float(np.log10(max(x, 1e-12)))
 
 
+@lru_cache(maxsize=1)
+def _onset_frontend():  # noqa: ANN202 - FrontEnd
+    from dlmir.frontends import OnsetStrength
+
+    return OnsetStrength(sr=SR, hop_length=HOP)
+
+
 def note_windows(y: np.ndarray, sr: float = SR, *, name: str = "audio") -> list[tuple[int, float]]:
     """The note windows of a recording: ``[(start_sample, rms)]``, in time order (module docstring).
 
@@ -96,8 +104,6 @@ def note_windows(y: np.ndarray, sr: float = SR, *, name: str = "audio") -> list[
     AudioError : the audio is silent (peak below -80 dBFS) or holds no window above -70 dBFS.
     """
     import librosa
-
-    from dlmir.frontends import OnsetStrength
 
     if float(sr) != SR:
         raise ParameterError(f"note windows are cut at sr={SR} Hz, got {sr}; resample first")
@@ -113,7 +119,7 @@ def note_windows(y: np.ndarray, sr: float = SR, *, name: str = "audio") -> list[
     onsets: np.ndarray = np.zeros(0, dtype=int)
     if len(y) > 4 * HOP:
         with torch.inference_mode():
-            env = OnsetStrength(sr=SR, hop_length=HOP)(torch.as_tensor(y))[0, 0].numpy().astype(np.float64)
+            env = _onset_frontend()(torch.as_tensor(y))[0, 0].numpy().astype(np.float64)
         if env.max() > 0:  # peaks of at least ONSET_DELTA (and 7 % of the largest): a held tone has none
             delta = max(ONSET_DELTA, 0.1 * float(env.max() - env.min()))
             onsets = librosa.onset.onset_detect(
