@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +72,14 @@ LOW_CONFIDENCE = 0.5
 
 
 def _shipped_dir() -> Path:
-    return Path(str(resources.files("dlmir"))) / "assets" / "instruments"
+    from dlmir.models.io import shipped_model_dir
+
+    return shipped_model_dir("instruments")
 
 
 SHIPPED_DIR = _shipped_dir()
-"""Folder of the default instrument model (``config.json`` + ``model.safetensors``)."""
+"""Folder of the default instrument model (``config.json`` + ``model.safetensors``; ``dlmir.models.load("instruments")``
+loads it too)."""
 
 
 def _db(x: float) -> float:

@@ -39,9 +39,15 @@ def _version() -> str:
         return "unknown"
 
 
-SHIPPED: dict[str, str] = {"default": "learned_chroma", "chordnet": "chordnet", "tempo": "tempo"}
+SHIPPED: dict[str, str] = {
+    "default": "learned_chroma",
+    "chordnet": "chordnet",
+    "tempo": "tempo",
+    "instruments": "instruments",
+}
 """Models shipped inside the package, by name: ``"default"`` (the learned chroma) and ``"chordnet"`` (the
-:class:`~dlmir.models.chords.ChordNet` chord recogniser trained on rendered band arrangements)."""
+:class:`~dlmir.models.chords.ChordNet` chord recogniser trained on rendered band arrangements); ``"instruments"`` is
+the instrument recogniser of ``dlmir instrument`` (:mod:`dlmir.instruments`)."""
 
 
 def default_model_dir() -> Path:

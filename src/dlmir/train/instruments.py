@@ -42,7 +42,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dlmir.errors import ParameterError
-from dlmir.train.base import TrainModule, fit, resume_state
+from dlmir.train.base import TrainModule, fit, start_state
 from dlmir.train.config import TrainConfig
 from dlmir.train.regularizers import Regularization
 
@@ -446,16 +446,10 @@ def train_instruments(
         raise ParameterError(f"the notes' classes {train_notes.classes} differ from the model's {model.classes}")
     reg = reg or Regularization()
     run_path = Path(run_dir) if run_dir is not None else None
-    start: tuple[int, int, dict[str, Any] | None, list[dict[str, float]] | None] = (0, 0, None, None)
-    if resume:
-        start = resume_state(model, run_path)
-    else:
-        import lightning.pytorch as pl
-
-        pl.seed_everything(config.seed, verbose=False)
-        if kind == "features":
-            feats = train_notes.features.astype(np.float64)
-            model.set_standardization(feats.mean(axis=0), feats.std(axis=0))
+    if kind == "features" and not resume:  # a resumed model gets its standardisation back from the checkpoint
+        feats = train_notes.features.astype(np.float64)
+        model.set_standardization(feats.mean(axis=0), feats.std(axis=0))
+    start = start_state(model, run_path, resume=resume, seed=config.seed)
     train_set = NoteDataset(train_notes, kind)
     val_set = NoteDataset(val_notes, kind) if val_notes is not None else None
     return fit(
