@@ -8,6 +8,7 @@ from pathlib import Path
 import mir_eval
 import numpy as np
 import soundfile as sf
+from rhythm_fixtures import click_file as _click_file  # noqa: I001
 from typer.testing import CliRunner
 
 import dlmir.cli.rhythm  # noqa: F401  (registers the commands)
@@ -22,17 +23,8 @@ runner = CliRunner()
 
 
 def click_file(path: Path, bpm: float, seconds: float = 8.0) -> np.ndarray:
-    """Write a click track (decaying 1 kHz clicks over faint noise) to ``path``; return the click times."""
-    rng = np.random.default_rng(int(bpm))
-    y = 1e-4 * rng.standard_normal(int(seconds * SR))
-    times = np.arange(0.3, seconds - 0.3, 60.0 / bpm)
-    t = np.arange(int(0.06 * SR)) / SR
-    click = np.sin(2 * np.pi * 1000 * t) * np.exp(-t / 0.01)
-    for onset in times:
-        i = int(round(onset * SR))
-        y[i : i + click.size] += click[: y.size - i]
-    sf.write(path, y.astype(np.float32), SR)
-    return times
+    """:func:`rhythm_fixtures.click_file`, 8 s by default here."""
+    return _click_file(path, bpm, seconds)
 
 
 def test_onsets_prints_times_with_3_decimals(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import mir_eval
 import numpy as np
 import pytest
-import soundfile as sf
+from rhythm_fixtures import click_file  # noqa: I001
 
 from dlmir.data.manifest import write_manifest
 from dlmir.errors import AnnotationError, ParameterError
@@ -29,20 +29,6 @@ from dlmir.rhythm.evaluate import (
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "annotated"
 needs_sample = pytest.mark.skipif(not (DATA / "madmom_sample.wav").exists(), reason=f"no shared clip under {DATA}")
 SR = 22050
-
-
-def click_file(path: Path, bpm: float, seconds: float = 12.0) -> np.ndarray:
-    """Write a click track (decaying 1 kHz clicks over faint noise) to ``path``; return the click times."""
-    rng = np.random.default_rng(int(bpm))
-    y = 1e-4 * rng.standard_normal(int(seconds * SR))
-    times = np.arange(0.3, seconds - 0.3, 60.0 / bpm)
-    t = np.arange(int(0.06 * SR)) / SR
-    click = np.sin(2 * np.pi * 1000 * t) * np.exp(-t / 0.01)
-    for onset in times:
-        i = int(round(onset * SR))
-        y[i : i + click.size] += click[: y.size - i]
-    sf.write(path, y.astype(np.float32), SR)
-    return times
 
 
 # -- readers ------------------------------------------------------------------------------------------------------

@@ -131,28 +131,21 @@ class BeatStream(IterableDataset):
         Raises :class:`~dlmir.errors.AudioError` when a stem renders silent in the drawn soundfont.
         """
         from dlmir.data.arrangements import arrange, render_arrangement
-        from dlmir.data.synth import Renderer
+        from dlmir.data.render_stream import cached_renderer, draw_piece
 
-        ss = np.random.SeedSequence(seed)
-        s_arr, s_rest = ss.spawn(2)
-        rng = np.random.default_rng(s_rest)
-        soundfont = self.soundfonts[int(rng.integers(len(self.soundfonts)))]
-        production_seed = int(rng.integers(2**31))
-        offset = int(rng.integers(self.excerpt_samples))
+        s_arr, rng, soundfont, production_seed, offset = draw_piece(seed, self.soundfonts, self.excerpt_samples)
         kwargs = dict(self.arrange_kwargs)
         if "tempo" not in kwargs and rng.random() < self.p_uniform_tempo:
             lo, hi = self.tempo_range
             kwargs["tempo"] = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
         arr = arrange(seed=s_arr, **kwargs)
-        if soundfont not in self._renderers:
-            self._renderers[soundfont] = Renderer(sr=self.sr)
         y, _intervals, _labels, beats, info = render_arrangement(
             arr,
             soundfont,
             sr=self.sr,
             production=self.production,
             seed=production_seed,
-            renderer=self._renderers[soundfont],
+            renderer=cached_renderer(self._renderers, soundfont, self.sr),
         )
         meta = {
             "seed": list(seed),

@@ -58,6 +58,29 @@ def worker_piece_seeds(stream: Any) -> Iterator[list[int]]:
         k += n_workers
 
 
+def draw_piece(
+    seed: list[int], soundfonts: Sequence[str], span: int
+) -> tuple[np.random.SeedSequence, np.random.Generator, str, int, int]:
+    """What a stream's piece ``seed`` draws before it is arranged: ``(arrangement seed, generator for further
+    draws, soundfont, production seed, excerpt offset in [0, span))``."""
+    s_arr, s_rest = np.random.SeedSequence(seed).spawn(2)
+    rng = np.random.default_rng(s_rest)
+    soundfont = soundfonts[int(rng.integers(len(soundfonts)))]
+    production_seed = int(rng.integers(2**31))
+    offset = int(rng.integers(span))
+    return s_arr, rng, soundfont, production_seed, offset
+
+
+def cached_renderer(renderers: dict[str, Any], soundfont: str, sr: int) -> Any:
+    """The :class:`~dlmir.data.synth.Renderer` of ``soundfont`` in ``renderers`` (one per soundfont, made on first
+    use and kept: loading a soundfont takes seconds)."""
+    from dlmir.data.synth import Renderer
+
+    if soundfont not in renderers:
+        renderers[soundfont] = Renderer(sr=sr)
+    return renderers[soundfont]
+
+
 def _vocab(vocabulary: str | ChordVocabulary) -> ChordVocabulary:
     return vocabulary if isinstance(vocabulary, ChordVocabulary) else ChordVocabulary(vocabulary)
 
@@ -187,11 +210,7 @@ class RenderStream(IterableDataset):
         return state
 
     def _renderer(self, soundfont: str) -> Any:
-        from dlmir.data.synth import Renderer
-
-        if soundfont not in self._renderers:
-            self._renderers[soundfont] = Renderer(sr=self.sr)
-        return self._renderers[soundfont]
+        return cached_renderer(self._renderers, soundfont, self.sr)
 
     def piece_seed(self, k: int, *, passes: int = 0, rank: int = 0) -> list[int]:
         """The arrangement seed of piece ``k`` (see the class docstring)."""
@@ -205,12 +224,7 @@ class RenderStream(IterableDataset):
         from dlmir.data.arrangements import arrange, render_arrangement
         from dlmir.frontends import extract
 
-        ss = np.random.SeedSequence(seed)
-        s_arr, s_rest = ss.spawn(2)
-        rng = np.random.default_rng(s_rest)
-        soundfont = self.soundfonts[int(rng.integers(len(self.soundfonts)))]
-        production_seed = int(rng.integers(2**31))
-        offset = int(rng.integers(self.excerpt_frames))
+        s_arr, _, soundfont, production_seed, offset = draw_piece(seed, self.soundfonts, self.excerpt_frames)
         arr = arrange(seed=s_arr, **self.arrange_kwargs)
         y, intervals, labels, _beats, info = render_arrangement(
             arr,

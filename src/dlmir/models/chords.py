@@ -232,7 +232,23 @@ def _gru_direction(
     return (out.flip(1) if reverse else out), h
 
 
-class ChordNet(nn.Module):
+class _ChordModel(nn.Module):
+    """What the excerpt chord models share: ``config`` (with ``n_bins``) and ``vocabulary`` set by the subclass."""
+
+    config: dict[str, Any]
+    vocabulary: ChordVocabulary
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.config["n_bins"])
+
+    @property
+    def labels(self) -> list[str]:
+        """Class labels in output order (:class:`~dlmir.chords.ChordVocabulary`)."""
+        return list(self.vocabulary.labels)
+
+
+class ChordNet(_ChordModel):
     """A convolutional-recurrent chord recogniser with structured heads (root, bass, pitch classes, chord).
 
     Parameters
@@ -323,15 +339,6 @@ class ChordNet(nn.Module):
             "fmin": float(fmin),
             "seed": seed,
         }
-
-    @property
-    def n_bins(self) -> int:
-        return int(self.config["n_bins"])
-
-    @property
-    def labels(self) -> list[str]:
-        """Class labels in output order (:class:`~dlmir.chords.ChordVocabulary`)."""
-        return list(self.vocabulary.labels)
 
     def embed(self, cqt: torch.Tensor, *, chunk_frames: int | None = None) -> torch.Tensor:
         """Per-frame embedding ``(batch, embedding, frames)`` of a CQT ``(batch, n_bins, frames)``.
@@ -444,7 +451,7 @@ class ChordNet(nn.Module):
         return total
 
 
-class ChordCNN(nn.Module):
+class ChordCNN(_ChordModel):
     """A plain convolutional chord recogniser: one softmax over the chord classes per frame (the simple baseline).
 
     The same convolutional trunk as :class:`ChordNet` (log-compressed CQT -> 3 x 3 convolutions with batch norm,
@@ -533,15 +540,6 @@ class ChordCNN(nn.Module):
             "fmin": float(fmin),
             "seed": seed,
         }
-
-    @property
-    def n_bins(self) -> int:
-        return int(self.config["n_bins"])
-
-    @property
-    def labels(self) -> list[str]:
-        """Class labels in output order (:class:`~dlmir.chords.ChordVocabulary`)."""
-        return list(self.vocabulary.labels)
 
     def _logits(self, cqt: torch.Tensor) -> torch.Tensor:
         z = self.features(cqt.transpose(1, 2).unsqueeze(1))  # (batch, embedding, frames)
