@@ -24,6 +24,10 @@ _COMMAND_MODULES = [
     "tempo",
     "rhythm",
     "instruments",
+    "transcribe",
+    "learn_transcription",
+    "pretrain",
+    "analyze",
 ]
 
 
