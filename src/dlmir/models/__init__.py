@@ -17,6 +17,7 @@ from dlmir.models.io import (
     set_frontend,
     shipped_model_dir,
 )
+from dlmir.models.transcriber import Transcriber
 
 Fretboard = FretboardNet
 """Alias of :class:`~dlmir.models.fretboard.FretboardNet`, the fretboard network (same class, same saved name)."""
@@ -30,6 +31,7 @@ __all__ = [
     "InstrumentCNN",
     "InstrumentMLP",
     "LearnedChroma",
+    "Transcriber",
     "build",
     "default_model_dir",
     "load",

@@ -44,10 +44,12 @@ SHIPPED: dict[str, str] = {
     "chordnet": "chordnet",
     "tempo": "tempo",
     "instruments": "instruments",
+    "transcriber": "transcriber",
 }
 """Models shipped inside the package, by name: ``"default"`` (the learned chroma) and ``"chordnet"`` (the
 :class:`~dlmir.models.chords.ChordNet` chord recogniser trained on rendered band arrangements); ``"instruments"`` is
-the instrument recogniser of ``dlmir instrument`` (:mod:`dlmir.instruments`)."""
+the instrument recogniser of ``dlmir instrument`` (:mod:`dlmir.instruments`); ``"transcriber"`` is the
+:class:`~dlmir.models.transcriber.Transcriber` of ``dlmir transcribe`` (:mod:`dlmir.transcription`)."""
 
 
 def default_model_dir() -> Path:
@@ -156,6 +158,8 @@ def save(
         if "classes" in config
         else "tempi (BPM, dlmir.layers.resonator.bpm_grid order)"
         if "min_bpm" in config
+        else "pitches (MIDI 21..108: frames, onsets, offsets rows)"
+        if config.get("model") == "Transcriber"
         else "pitch-class (12, C..B)",
         "dlmir_version": _version(),
         "extra": extra or {},
@@ -185,9 +189,11 @@ def build(config: dict[str, Any]) -> nn.Module:
     from dlmir.models.chroma import LearnedChroma
     from dlmir.models.fretboard import FretboardNet
     from dlmir.models.instruments import InstrumentCNN, InstrumentMLP
+    from dlmir.models.transcriber import Transcriber
 
     kinds = {"LearnedChroma": LearnedChroma, "FretboardNet": FretboardNet, "ChordNet": ChordNet, "ChordCNN": ChordCNN,
-             "InstrumentMLP": InstrumentMLP, "InstrumentCNN": InstrumentCNN, "Tempo": Tempo}  # fmt: skip
+             "InstrumentMLP": InstrumentMLP, "InstrumentCNN": InstrumentCNN, "Tempo": Tempo,
+             "Transcriber": Transcriber}  # fmt: skip
     params = dict(config)
     kind = params.pop("model", None)
     if kind not in kinds:
