@@ -830,12 +830,19 @@ class ProductionParams:
 
 
 def sample_params(
-    stems_or_mix: dict[str, np.ndarray] | np.ndarray, sr: int, *, seed: int, preset: str = "realistic"
+    stems_or_mix: dict[str, np.ndarray] | np.ndarray,
+    sr: int,
+    *,
+    seed: int,
+    preset: str = "realistic",
+    max_cents: float | None = None,
 ) -> ProductionParams:
     """Draw every choice :func:`produce` would make for ``seed``, without processing audio.
 
     Each stage draws from its own generator (``seed`` and the stage's index; a stem's from ``seed`` and a CRC
     of its name), so adding a stem does not change the room, and renaming one does not change the others.
+    ``max_cents`` narrows the preset's global detune range to ``+-max_cents`` (e.g. 25 for note transcription,
+    so the nominal MIDI pitch stays the nearest semitone); every other draw is unchanged.
     """
     _preset(preset)
     is_mix = not isinstance(stems_or_mix, dict)
@@ -854,7 +861,15 @@ def sample_params(
         }
         params.mix = sample_mix_params(names, child("mix"), preset=preset)
     rng = child("detune")
-    cents = _u(rng, *cfg["cents"]) if cfg and _chance(rng, cfg["p_detune"]) else 0.0
+    if cfg and _chance(rng, cfg["p_detune"]):
+        lo, hi = cfg["cents"]
+        if max_cents is not None:
+            if not max_cents >= 0:
+                raise ParameterError(f"max_cents must be >= 0 cents, got {max_cents}")
+            lo, hi = max(lo, -float(max_cents)), min(hi, float(max_cents))
+        cents = _u(rng, lo, hi)
+    else:
+        cents = 0.0
     params.detune = {"cents": cents, "time_scale": 1.0 / 2.0 ** (cents / 1200.0)}
     params.room = sample_room_params(sr, child("room"), preset=preset)
     params.master = sample_master_params(child("master"), preset=preset)
@@ -870,6 +885,7 @@ def produce(
     preset: str = "realistic",
     params: ProductionParams | dict | str | None = None,
     return_params: bool = True,
+    max_cents: float | None = None,
 ) -> tuple[np.ndarray, dict] | np.ndarray:
     """Produce and degrade rendered audio: stems -> :func:`process_stem` -> :func:`mix` -> :func:`detune` ->
     :func:`room` -> :func:`master` -> :func:`degrade`.
@@ -884,6 +900,7 @@ def produce(
     params : a record returned before (dict, JSON string or :class:`ProductionParams`): replays it exactly,
         ignoring ``seed`` and ``preset``.
     return_params : return ``(audio, params_dict)`` (default) or only the audio.
+    max_cents : limit the drawn global detune to ``+-max_cents`` (:func:`sample_params`); ignored with ``params``.
 
     Returns
     -------
@@ -894,7 +911,7 @@ def produce(
     if params is None:
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
-        record = sample_params(stems_or_mix, sr, seed=seed, preset=preset)
+        record = sample_params(stems_or_mix, sr, seed=seed, preset=preset, max_cents=max_cents)
     else:
         record = params if isinstance(params, ProductionParams) else ProductionParams.from_dict(params)
         if record.sr != sr:
