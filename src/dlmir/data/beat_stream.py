@@ -75,7 +75,7 @@ class BeatStream(IterableDataset):
         arrange_kwargs: dict[str, Any] | None = None,
     ) -> None:
         from dlmir.data.production import PRESET_NAMES
-        from dlmir.data.synth import resolve_soundfont, training_soundfonts
+        from dlmir.data.render_stream import stream_soundfonts
 
         if production not in PRESET_NAMES:
             raise ParameterError(f"production must be one of {', '.join(PRESET_NAMES)}, got {production!r}")
@@ -88,13 +88,7 @@ class BeatStream(IterableDataset):
             raise ParameterError(f"p_uniform_tempo must be in [0, 1], got {p_uniform_tempo}")
         if pieces_per_epoch is not None and pieces_per_epoch < 1:
             raise ParameterError(f"pieces_per_epoch must be >= 1 (or None: endless), got {pieces_per_epoch}")
-        self.soundfonts = list(soundfonts) if soundfonts else training_soundfonts(test_soundfont)
-        if not self.soundfonts:
-            raise ParameterError(f"no training soundfont installed besides {test_soundfont!r}")
-        held_out = resolve_soundfont(test_soundfont)[1].resolve()
-        for sf in self.soundfonts:
-            if resolve_soundfont(sf)[1].resolve() == held_out:
-                raise ParameterError(f"soundfont {sf!r} is the held-out test soundfont {test_soundfont!r}; drop it")
+        self.soundfonts = stream_soundfonts(soundfonts, test_soundfont)
         self.test_soundfont = test_soundfont
         self.production = production
         self.seed = int(seed)

@@ -81,6 +81,21 @@ def cached_renderer(renderers: dict[str, Any], soundfont: str, sr: int) -> Any:
     return renderers[soundfont]
 
 
+def stream_soundfonts(soundfonts: Sequence[str] | None, test_soundfont: str) -> list[str]:
+    """A stream's training soundfonts: ``soundfonts``, or every installed registry soundfont but
+    ``test_soundfont`` (:func:`dlmir.data.synth.training_soundfonts`); the held-out one is refused (same file)."""
+    from dlmir.data.synth import resolve_soundfont, training_soundfonts
+
+    out = list(soundfonts) if soundfonts else training_soundfonts(test_soundfont)
+    if not out:
+        raise ParameterError(f"no training soundfont installed besides {test_soundfont!r}")
+    held_out = resolve_soundfont(test_soundfont)[1].resolve()
+    for sf in out:
+        if resolve_soundfont(sf)[1].resolve() == held_out:
+            raise ParameterError(f"soundfont {sf!r} is the held-out test soundfont {test_soundfont!r}; drop it")
+    return out
+
+
 def _vocab(vocabulary: str | ChordVocabulary) -> ChordVocabulary:
     return vocabulary if isinstance(vocabulary, ChordVocabulary) else ChordVocabulary(vocabulary)
 
@@ -164,7 +179,6 @@ class RenderStream(IterableDataset):
         return_info: bool = False,
     ) -> None:
         from dlmir.data.production import PRESET_NAMES
-        from dlmir.data.synth import resolve_soundfont, training_soundfonts
 
         if production not in PRESET_NAMES:
             raise ParameterError(f"production must be one of {', '.join(PRESET_NAMES)}, got {production!r}")
@@ -180,13 +194,7 @@ class RenderStream(IterableDataset):
         self.excerpt_frames = int(excerpt_frames or excerpt_frames_for(excerpt_seconds, self.frontend))
         if self.excerpt_frames < 1:
             raise ParameterError(f"excerpt_frames must be >= 1, got {excerpt_frames}")
-        self.soundfonts = list(soundfonts) if soundfonts else training_soundfonts(test_soundfont)
-        if not self.soundfonts:
-            raise ParameterError(f"no training soundfont installed besides {test_soundfont!r}")
-        held_out = resolve_soundfont(test_soundfont)[1].resolve()
-        for sf in self.soundfonts:
-            if resolve_soundfont(sf)[1].resolve() == held_out:
-                raise ParameterError(f"soundfont {sf!r} is the held-out test soundfont {test_soundfont!r}; drop it")
+        self.soundfonts = stream_soundfonts(soundfonts, test_soundfont)
         self.test_soundfont = test_soundfont
         self.production = production
         self.seed = int(seed)
