@@ -160,6 +160,8 @@ def save(
         if "min_bpm" in config
         else "pitches (MIDI 21..108: frames, onsets, offsets rows)"
         if config.get("model") == "Transcriber"
+        else "none (self-supervised pre-training: masked CQT reconstruction, dlmir.pretrain)"
+        if config.get("model") == "MaskedCQT"
         else "pitch-class (12, C..B)",
         "dlmir_version": _version(),
         "extra": extra or {},
@@ -190,10 +192,11 @@ def build(config: dict[str, Any]) -> nn.Module:
     from dlmir.models.fretboard import FretboardNet
     from dlmir.models.instruments import InstrumentCNN, InstrumentMLP
     from dlmir.models.transcriber import Transcriber
+    from dlmir.pretrain.objective import MaskedCQT
 
     kinds = {"LearnedChroma": LearnedChroma, "FretboardNet": FretboardNet, "ChordNet": ChordNet, "ChordCNN": ChordCNN,
              "InstrumentMLP": InstrumentMLP, "InstrumentCNN": InstrumentCNN, "Tempo": Tempo,
-             "Transcriber": Transcriber}  # fmt: skip
+             "Transcriber": Transcriber, "MaskedCQT": MaskedCQT}  # fmt: skip
     params = dict(config)
     kind = params.pop("model", None)
     if kind not in kinds:
