@@ -361,7 +361,9 @@ def piano_roll(
     -------
     dict with float32 arrays ``frames``, ``onsets``, ``offsets``, each ``(n_pitches, n_frames)`` of 0 and 1.
     A note is active in the frames whose centre lies in ``[onset, offset)`` (at least its onset frame);
-    its onset (offset) marks the frame nearest the onset (offset) time. Marks beyond the grid are dropped.
+    its onset (offset) marks the frame nearest the onset (offset) time. Marks beyond the grid are dropped,
+    so a note given with a negative onset (it began before the frames, e.g. ``notes.shifted(-t0)`` of an
+    excerpt from ``t0``) is active from frame 0 without an onset mark.
     """
     n_frames, n_pitches, onset_frames = int(n_frames), int(n_pitches), int(onset_frames)
     if n_frames < 0 or n_pitches < 1 or onset_frames < 1 or not frame_rate > 0:
