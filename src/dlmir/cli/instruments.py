@@ -131,6 +131,11 @@ def train_instruments_cmd(
     jobs: int = typer.Option(1, "--jobs", "-j", help="Processes preparing the notes (once; cached in DATASET)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT from its checkpoint."),
     max_items: int = typer.Option(0, "--max-items", help="Only the first N notes of each split (quick checks)."),
+    init: Path = typer.Option(
+        None,
+        "--init",
+        help="RUN_DIR of `dlmir pretrain --model instruments`: start the CNN from its pre-trained trunk.",
+    ),
 ) -> None:
     """Train an instrument recogniser (the practicum's MLP on designed features, or a CNN on the CQT).
 
@@ -172,7 +177,7 @@ def train_instruments_cmd(
         net = build_model(model, classes=list(train_notes.classes), seed=seed, **arch)
         out.mkdir(parents=True, exist_ok=True)
         summary = train_instruments(net, train_notes, val_notes, config=cfg, reg=Regularization(weight_decay),
-                                    run_dir=out, resume=resume)  # fmt: skip
+                                    run_dir=out, resume=resume, init=init)  # fmt: skip
         fitted = all((out / "baselines" / f"{k}.json").is_file() for k in ("svm", "logreg"))
         if baselines and not (resume and fitted):
             labels = [train_notes.classes[i] for i in train_notes.label]

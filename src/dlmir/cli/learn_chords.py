@@ -133,6 +133,9 @@ def train_chords_cmd(
     config: Path = typer.Option(
         None, "--config", help="best.json of `dlmir search chords`: its architecture, --lr and --excerpt-seconds."
     ),
+    init: Path = typer.Option(
+        None, "--init", help="RUN_DIR of `dlmir pretrain` (chordnet/cnn): start from its pre-trained trunk."
+    ),
 ) -> None:
     """Train a chord model on DATASET (or a rendered stream); the best model by validation loss is saved in --out."""
     from dlmir.errors import DlmirError, ParameterError
@@ -193,7 +196,14 @@ def train_chords_cmd(
         size = "a stream" if data["dataset"] == "stream" else f"{len(train_set)} training {what}"
         typer.echo(f"{kind}: {size}, {len(val_set)} validation {what}")
         summary = train_chords(
-            net, train_set, val_set, config=cfg, run_dir=out, resume=resume, stop_after_epochs=stop_after or None
+            net,
+            train_set,
+            val_set,
+            config=cfg,
+            run_dir=out,
+            resume=resume,
+            stop_after_epochs=stop_after or None,
+            init=init,
         )
     except (DlmirError, OSError, json.JSONDecodeError) as exc:
         raise _fail(exc) from exc

@@ -76,8 +76,8 @@ def init_from(model: nn.Module, run_dir: str | os.PathLike[str]) -> dict[str, An
     pre_family = trunk_family(cfg["trunk"])
     if family != pre_family:
         raise ParameterError(
-            f"{run_dir} pre-trained a{'n' if pre_family[0] in 'aeiou' else ''} {pre_family} trunk "
-            f"({cfg['trunk']['model']}); a {type(model).__name__} has a {family} trunk: pre-train with "
+            f"{run_dir} pre-trained the {pre_family} trunk ({cfg['trunk']['model']}); the {type(model).__name__} "
+            f"has the {family} trunk: pre-train one with "
             f"`dlmir pretrain ... --model {'instruments' if family == 'instruments' else 'chordnet'}`"
         )
     prefix = trunk_prefix(model)

@@ -91,6 +91,8 @@ class ChordTrainConfig(TrainConfig):
         ``max_semitones``; the CQT shifts with zero fill, the chord classes rotate, ``N`` stays).
     data : how the data was made (dataset folder or stream, excerpt length, production, ...), recorded with the
         run so that a resume rebuilds the same data (the CLI fills it).
+    init : where the trunk's initial weights came from (:func:`dlmir.pretrain.init.init_from`'s record; empty: a
+        fresh initialisation). :func:`train_chords` fills it from its ``init`` argument.
     """
 
     batch_size: int = 16
@@ -100,6 +102,7 @@ class ChordTrainConfig(TrainConfig):
     frame_step: int = 1
     threads: int | None = 1
     data: dict[str, Any] = field(default_factory=dict)
+    init: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -243,6 +246,7 @@ def train_chords(
     run_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     stop_after_epochs: int | None = None,
+    init: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Train a :class:`~dlmir.models.chords.ChordNet`, :class:`~dlmir.models.chords.ChordCNN` or
     :class:`~dlmir.models.fretboard.FretboardNet`.
@@ -259,6 +263,9 @@ def train_chords(
     run_dir : folder for the checkpoint and the best model (required for ``resume``).
     resume : continue from ``run_dir/checkpoint``; ``config.epochs`` is the total.
     stop_after_epochs : stop after this many epochs of this call (simulates an interruption; tests).
+    init : a ``dlmir pretrain`` run folder: copy its pre-trained trunk into ``model`` first
+        (:func:`dlmir.pretrain.init.init_from`, ChordNet and ChordCNN; recorded in ``config.init``). Ignored when
+        resuming (the checkpoint holds the weights).
 
     Returns
     -------
@@ -275,6 +282,10 @@ def train_chords(
     if is_iterable(train_set) and not config.steps_per_epoch:
         raise ParameterError("training on a stream (IterableDataset) needs config.steps_per_epoch")
     run_path = Path(run_dir) if run_dir is not None else None
+    if init is not None and not resume:
+        from dlmir.pretrain.init import init_from
+
+        config.init = init_from(model, init)
     start = start_state(model, run_path, resume=resume, seed=config.seed)
     return fit(
         ChordModule,

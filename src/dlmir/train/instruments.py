@@ -346,6 +346,8 @@ class InstrumentTrainConfig(TrainConfig):
     steps_per_epoch : batches per epoch (``None``: the whole training set).
     threads : intra-op threads on CPU (default 1).
     data : how the data was made (dataset, variations, production), recorded with the run (the CLI fills it).
+    init : where the CNN trunk's initial weights came from (:func:`dlmir.pretrain.init.init_from`'s record; empty:
+        a fresh initialisation); :func:`train_instruments` fills it from its ``init`` argument.
     """
 
     epochs: int = 10
@@ -359,6 +361,7 @@ class InstrumentTrainConfig(TrainConfig):
     steps_per_epoch: int | None = None
     threads: int | None = 1
     data: dict[str, Any] = field(default_factory=dict)
+    init: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bad = [a for a in self.augment if a not in BATCH_AUGMENTATIONS]
@@ -428,9 +431,13 @@ def train_instruments(
     run_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     stop_after_epochs: int | None = None,
+    init: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Train an :class:`~dlmir.models.InstrumentMLP` or :class:`~dlmir.models.InstrumentCNN` on prepared notes
     (:func:`prepare_notes`).
+
+    ``init``: a ``dlmir pretrain --model instruments`` run folder whose pre-trained trunk is copied into the CNN
+    first (:func:`dlmir.pretrain.init.init_from`; recorded in ``config.init``; ignored when resuming).
 
     The MLP's standardisation is fitted on ``train_notes``' features first (unless resuming). Returns the summary
     of :func:`dlmir.train.base.fit`: ``epoch``, ``step``, ``history`` (``train_loss``, ``val_loss``,
@@ -449,6 +456,10 @@ def train_instruments(
     if kind == "features" and not resume:  # a resumed model gets its standardisation back from the checkpoint
         feats = train_notes.features.astype(np.float64)
         model.set_standardization(feats.mean(axis=0), feats.std(axis=0))
+    if init is not None and not resume:
+        from dlmir.pretrain.init import init_from
+
+        config.init = init_from(model, init)  # an MLP has no trunk: init_from says so
     start = start_state(model, run_path, resume=resume, seed=config.seed)
     train_set = NoteDataset(train_notes, kind)
     val_set = NoteDataset(val_notes, kind) if val_notes is not None else None
