@@ -50,8 +50,8 @@ Labels are exact by construction:
 
 Beats are exact too: :attr:`Arrangement.beats` are the times every part was placed on (a steady tempo, or a
 slowly drifting one), :attr:`Arrangement.downbeats` the first beat of each bar. :func:`render_arrangement`
-renders each role separately with FluidSynth (:class:`dlmir.data.synth.Renderer`, plus the pitch bends the
-renderer itself does not play), produces the stems with :func:`dlmir.data.production.produce`, and multiplies
+renders each role separately with FluidSynth (:class:`dlmir.data.synth.Renderer`, pitch bends included),
+produces the stems with :func:`dlmir.data.production.produce`, and multiplies
 label and beat times by production's ``time_scale`` (the detune), so both stay exact in the produced audio.
 
 Speed on the shared 2-core development CPU (load ~6, 10 pieces of 17-60 s, TimGM6mb, ``"realistic"``):
@@ -1202,52 +1202,6 @@ def arrange(
 # --------------------------------------------------------------------------------------------------- render
 
 
-def _render_midi(renderer: Renderer, midi: pretty_midi.PrettyMIDI, soundfont: str | os.PathLike[str], n: int):
-    """:meth:`Renderer.render` (same reset, flush and channel rules) plus each instrument's pitch bends; raw level."""
-    from dlmir.data.synth import resolve_soundfont
-
-    _, path = resolve_soundfont(soundfont)
-    sfid = renderer._sfid(path)
-    synth = renderer._synth
-    for ch in range(16):
-        synth.all_sounds_off(ch)
-    synth.system_reset()
-    renderer._samples(8192 + (-renderer._written) % 64)
-    pitched = [inst for inst in midi.instruments if not inst.is_drum]
-    if len(pitched) > 15:
-        raise ParameterError(f"at most 15 pitched instruments can be rendered at once, got {len(pitched)}")
-    sr = renderer.sr
-    events: list[tuple[int, int, int, int, int]] = []  # (sample, order, channel, a, b): off 0, bend 1, on 2
-    free = [c for c in range(16) if c != 9]
-    for inst in midi.instruments:
-        ch = 9 if inst.is_drum else free.pop(0)
-        renderer.select_program(ch, sfid, int(inst.program), drum=inst.is_drum)
-        synth.pitch_bend(ch, 0)
-        for nt in inst.notes:
-            events.append((round(nt.start * sr), 2, ch, int(nt.pitch), int(nt.velocity)))
-            events.append((round(nt.end * sr), 0, ch, int(nt.pitch), 0))
-        for pb in inst.pitch_bends:
-            events.append((round(pb.time * sr), 1, ch, int(pb.pitch), 0))
-    events.sort()
-    chunks: list[np.ndarray] = []
-    pos = 0
-    for sample, kind, ch, a, b in events:
-        if sample >= n:
-            break
-        if sample > pos:
-            chunks.append(renderer._samples(sample - pos))
-            pos = sample
-        if kind == 2:
-            synth.noteon(ch, a, b)
-        elif kind == 1:
-            synth.pitch_bend(ch, a)
-        else:
-            synth.noteoff(ch, a)
-    if n > pos:
-        chunks.append(renderer._samples(n - pos))
-    return np.concatenate(chunks).mean(axis=1).astype(np.float32)
-
-
 def render_stems(
     arr: Arrangement,
     soundfont: str | os.PathLike[str] = "timgm6mb",
@@ -1289,7 +1243,12 @@ def render_stems(
         for role in ROLES:
             if role not in arr.parts:
                 continue
-            y = _render_midi(renderer, arr.parts[role], soundfont, n)
+            try:
+                y = renderer.render(arr.parts[role], soundfont, duration=n / sr, peak=None)
+            except AudioError as exc:
+                raise AudioError(
+                    f"the {role} stem rendered silent with {soundfont}; is every GM program there?"
+                ) from exc
             rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))) if y.size else 0.0
             if rms < 1e-6:
                 raise AudioError(f"the {role} stem rendered silent with {soundfont}; is every GM program there?")

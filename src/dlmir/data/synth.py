@@ -247,8 +247,8 @@ class Renderer:
 
         Parameters
         ----------
-        midi : the score; each instrument plays on its own MIDI channel (drums on channel 10).
-            At most 15 pitched instruments plus drums.
+        midi : the score; each instrument plays on its own MIDI channel (drums on channel 10), with its pitch
+            bends. At most 15 pitched instruments plus drums.
         soundfont : registry name or path (see :func:`resolve_soundfont`).
         duration : output length in seconds (default: the last note-off plus ``tail``).
         tail : seconds of release after the last note-off when ``duration`` is not given.
@@ -274,14 +274,18 @@ class Renderer:
         pitched = [inst for inst in midi.instruments if not inst.is_drum]
         if len(pitched) > 15:
             raise ParameterError(f"at most 15 pitched instruments can be rendered at once, got {len(pitched)}")
-        events: list[tuple[int, int, int, int, int]] = []  # (sample, order, channel, pitch, velocity); off first
+        # (sample, order, channel, a, b): at one sample note-offs first (0), then pitch bends (1), then note-ons (2)
+        events: list[tuple[int, int, int, int, int]] = []
         free = [c for c in range(16) if c != 9]  # channel 10 (index 9) is the GM drum channel
         for inst in midi.instruments:
             ch = 9 if inst.is_drum else free.pop(0)
             self.select_program(ch, sfid, int(inst.program), drum=inst.is_drum)
+            synth.pitch_bend(ch, 0)
             for n in inst.notes:
-                events.append((round(n.start * self.sr), 1, ch, int(n.pitch), int(n.velocity)))
+                events.append((round(n.start * self.sr), 2, ch, int(n.pitch), int(n.velocity)))
                 events.append((round(n.end * self.sr), 0, ch, int(n.pitch), 0))
+            for pb in inst.pitch_bends:
+                events.append((round(pb.time * self.sr), 1, ch, int(pb.pitch), 0))
         events.sort()
         end = max((e[0] for e in events), default=0)
         n_samples = round(duration * self.sr) if duration is not None else end + round(tail * self.sr)
@@ -289,16 +293,18 @@ class Renderer:
             raise ParameterError(f"nothing to render: duration {n_samples / self.sr:.3f} s")
         chunks: list[np.ndarray] = []
         pos = 0
-        for sample, on, ch, pitch, vel in events:
+        for sample, kind, ch, a, b in events:
             if sample >= n_samples:
                 break
             if sample > pos:
                 chunks.append(self._samples(sample - pos))
                 pos = sample
-            if on:
-                synth.noteon(ch, pitch, vel)
+            if kind == 2:
+                synth.noteon(ch, a, b)
+            elif kind == 1:
+                synth.pitch_bend(ch, a)
             else:
-                synth.noteoff(ch, pitch)
+                synth.noteoff(ch, a)
         if n_samples > pos:
             chunks.append(self._samples(n_samples - pos))
         stereo = np.concatenate(chunks)
