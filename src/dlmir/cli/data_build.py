@@ -1,7 +1,8 @@
-"""``dlmir data chords``, ``instruments`` and ``band``: render labelled datasets through soundfonts.
+"""``dlmir data chords``, ``instruments`` and ``band``: render labelled datasets through soundfonts;
+``dlmir data notes``: add exact note files (``labels/<id>.notes.csv``) to a dataset built before they existed.
 
-Thin: the work is done by :func:`dlmir.data.build.build_chords`, :func:`~dlmir.data.build.build_instruments` and
-:func:`~dlmir.data.build.build_band`.
+Thin: the work is done by :func:`dlmir.data.build.build_chords`, :func:`~dlmir.data.build.build_instruments`,
+:func:`~dlmir.data.build.build_band` and :func:`dlmir.data.dataset_notes.add_notes`.
 """
 
 from __future__ import annotations
@@ -137,3 +138,36 @@ def band(
         progress=not quiet,
         force=force,
     )
+
+
+@data_app.command("notes")
+def notes(
+    dataset: Path = typer.Argument(..., help="A dataset built by `dlmir data chords` or `dlmir data band`."),
+    force: bool = typer.Option(False, "--force", help="Rewrite notes files that exist."),
+    split: str = typer.Option(None, "--split", help="Only items of this split (train | valid | test)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Write labels/<id>.notes.csv (onset, offset, MIDI pitch, velocity; exact) for every item of DATASET.
+
+    Regenerates each piece from the build's records (build.json, .done/) without rendering audio; band items'
+    times are scaled by their production's detune. Adds the manifest column `notes`. Items that cannot be
+    regenerated exactly are skipped with a warning.
+    """
+    import warnings
+
+    from dlmir.data.dataset_notes import add_notes
+    from dlmir.data.manifest import read_manifest
+    from dlmir.errors import DlmirError
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            written = add_notes(dataset, force=force, progress=not quiet, split=split)
+        rows = read_manifest(dataset)
+    except DlmirError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)
+    have = sum(1 for r in rows if r.get("notes"))
+    typer.echo(f"{written} notes files written; {have} of {len(rows)} items have notes -> {dataset}")

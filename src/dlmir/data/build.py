@@ -3,7 +3,13 @@
 Layout written (see :mod:`dlmir.data.manifest`)::
 
     OUT/manifest.csv, OUT/build.json, OUT/audio/<id>.flac, OUT/labels/<id>.lab, OUT/labels/<id>.jams,
-    OUT/.done/<id>.json
+    OUT/labels/<id>.notes.csv, OUT/.done/<id>.json
+
+Every progression, chorale and band item also gets ``labels/<id>.notes.csv`` (manifest column ``notes``): the
+exact notes of its audio (onset, offset in seconds, MIDI pitch, velocity; drums excluded; band items' times
+scaled by the production's ``time_scale``), see :mod:`dlmir.data.dataset_notes`. A resume writes them for items
+an older build finished; ``dlmir data notes DATASET`` (:func:`dlmir.data.dataset_notes.add_notes`) does it
+without building.
 
 Splits are by piece, never by frame. A piece's split is a fixed function of its id
 (:func:`split_of`: SHA-1 of the id mapped to [0, 1), < 0.15 test, < 0.25 valid, else train), so it
@@ -439,6 +445,8 @@ def _make_piece(spec: ItemSpec):  # noqa: ANN202 - Piece
 def render_chunk(out: str | os.PathLike[str], specs: list[ItemSpec], *, sr: int = 22050) -> list[dict[str, str]]:
     """Render ``specs`` with one fresh renderer into ``out``; returns their manifest rows (as written to ``.done``)."""
     from dlmir.annotations import write_jams, write_lab
+    from dlmir.data.dataset_notes import write_item_notes
+    from dlmir.data.notes import notes_from_midi
     from dlmir.data.synth import Renderer, resolve_soundfont
     from dlmir.io import save
 
@@ -486,6 +494,8 @@ def render_chunk(out: str | os.PathLike[str], specs: list[ItemSpec], *, sr: int 
                 write_lab(paths["lab"], piece.intervals, piece.labels)
                 write_jams(paths["jams"], piece.intervals, piece.labels, duration=piece.duration, title=spec.id)
                 row.update(lab=f"labels/{spec.id}.lab", jams=f"labels/{spec.id}.jams")
+                notes = notes_from_midi(piece.midi)
+                row["notes"] = write_item_notes(out, spec.id, notes.clipped(0.0, len(y) / sr) if len(notes) else notes)
             _write_marker(paths["done"], row)
             rows.append(row)
     return rows
@@ -504,6 +514,7 @@ def _render_arrangement_item(out: Path, spec: ItemSpec, renderer: Any, sr: int) 
     """Render one band item (audio, lab, jams, beats) with ``renderer``; returns its marker (row + ``render``)."""
     from dlmir.annotations import write_jams, write_lab
     from dlmir.data.arrangements import render_arrangement
+    from dlmir.data.dataset_notes import arrangement_notes, write_item_notes
     from dlmir.data.synth import resolve_soundfont
     from dlmir.io import save
 
@@ -525,6 +536,7 @@ def _render_arrangement_item(out: Path, spec: ItemSpec, renderer: Any, sr: int) 
     write_lab(paths["lab"], intervals, labels)
     write_jams(paths["jams"], intervals, labels, duration=duration, title=spec.id)
     write_beats(paths["beats"], beats)
+    notes_rel = write_item_notes(out, spec.id, arrangement_notes(arr, info["time_scale"], duration))
     marker: dict[str, Any] = {
         "id": spec.id,
         "source": spec.source,
@@ -538,6 +550,7 @@ def _render_arrangement_item(out: Path, spec: ItemSpec, renderer: Any, sr: int) 
         "piece": spec.piece,
         "beats": f"labels/{spec.id}.beats",
         "production": p["production"],
+        "notes": notes_rel,
         "render": {
             "production": info["production"],
             "production_seed": p["production_seed"],
@@ -620,6 +633,7 @@ def render_items(
                 bar.update(futures[fut])
     bar.close()
     markers = [json.loads(_paths(out, s)["done"].read_text(encoding="utf-8")) for s in specs]
+    _add_missing_notes(out, specs, markers)
     # a band item's marker also holds its render record (JSON): not a manifest column
     rows = [{k: v for k, v in m.items() if k != "render"} for m in markers if "skipped" not in m]
     write_manifest(out, rows)
@@ -635,6 +649,21 @@ def render_items(
         out=out,
         skipped=len(markers) - len(rows),
     )
+
+
+def _add_missing_notes(out: Path, specs: list[ItemSpec], markers: list[dict[str, Any]]) -> None:
+    """Items finished by a build that predates notes files: write ``labels/<id>.notes.csv`` from their spec (and
+    render record) and record it in their marker (:mod:`dlmir.data.dataset_notes`); nothing is rendered."""
+    from dlmir.data.dataset_notes import NOTE_SOURCES, item_notes, write_item_notes
+
+    for spec, marker in zip(specs, markers, strict=True):
+        if "skipped" in marker or "notes" in marker or spec.source not in NOTE_SOURCES:
+            continue
+        if spec.source == "arrangement" and "render" not in marker:
+            continue  # no time_scale recorded: `dlmir data notes` says why
+        notes = item_notes(spec, duration=float(marker["duration"]), render=marker.get("render"))
+        marker["notes"] = write_item_notes(out, spec.id, notes)
+        _write_marker(_paths(out, spec)["done"], marker)
 
 
 def _build_params(kind: str, size: str | float, seed: int, train: tuple[str, ...], test: str) -> dict[str, Any]:
