@@ -132,3 +132,23 @@ def test_piano_note_onset_within_a_frame(production: str) -> None:
     # and the frame RMS first crosses a tenth of its peak within a frame of it too
     rms = librosa.feature.rms(y=y, frame_length=512, hop_length=256)[0]
     assert abs(int(np.argmax(rms > 0.1 * rms.max())) - k_roll) <= 1
+
+
+def test_chorale_pieces_are_train_chorales_transposed() -> None:
+    from dlmir.data.build import split_of
+    from dlmir.data.chorales import chorale_tune, generate_chorale
+
+    stream = NoteStream(SF, seed=2, seconds=2.0, sources={"chorale": 1.0}, piece_seconds=4.0, pieces_per_epoch=2)
+    for k in range(2):
+        y, notes, meta = stream.render_piece(stream.piece_seed(k))
+        piece = meta["piece"]
+        assert split_of(chorale_tune(piece["number"])) == "train"  # built valid/test chorales stay unheard
+        assert -5 <= piece["transpose"] <= 6 and abs(_cents(meta["time_scale"])) <= 25.0 + 1e-9
+        again = generate_chorale(piece["number"], piece["seed"], max_beats=4)  # the oracle: the score again
+        want = sorted(
+            (round(n.start * meta["time_scale"], 9), n.pitch + piece["transpose"])
+            for inst in again.midi.instruments
+            for n in inst.notes
+        )
+        assert sorted(zip(np.round(notes.onset, 9).tolist(), notes.pitch.tolist(), strict=True)) == want
+        assert len(y) == round(again.duration * meta["time_scale"] * 22050)
