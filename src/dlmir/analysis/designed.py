@@ -174,7 +174,7 @@ def octave_comparison(model: nn.Module) -> dict[str, Any]:
 
     cfg = model.config
     n_bins, bpo = int(cfg["n_bins"]), int(cfg["bins_per_octave"])
-    octave = octave_matrix(n_bins, bpo, n_chroma=12, fmin=cfg.get("fmin"))
+    octave = np.asarray(octave_matrix(n_bins, bpo, n_chroma=12, fmin=cfg.get("fmin")), dtype=np.float64)
     w = weight_matrix(model).astype(np.float64)
     out: dict[str, Any] = {
         "relative_change": relative_change(w, octave),

@@ -140,7 +140,7 @@ def plot_saliency(
         t, n = _note_ticks(axis.freqs)
         ax2.set_yticks(t, n, fontsize=7)
     fig.suptitle(title or f"saliency: class {sal.target_name!r}", fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.92, bottom=0.07, hspace=0.3, wspace=0.15)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
