@@ -192,7 +192,7 @@ def test_learned_model_contract_with_a_fake_module() -> None:
 def test_default_without_a_shipped_model_warns_and_uses_designed(monkeypatch: pytest.MonkeyPatch) -> None:
     from dlmir.models import io
 
-    monkeypatch.setattr(io, "SHIPPED", {k: v for k, v in io.SHIPPED.items() if k != "transcriber"})
+    monkeypatch.setattr(io, "SHIPPED", {k: v for k, v in io.SHIPPED.items() if k != "transcriber"})  # not shipped
     with pytest.warns(UserWarning, match="designed baseline"):
         tr = NoteTranscriber("default")
     assert tr.designed

@@ -40,6 +40,7 @@ from dlmir.transcription.salience import MIN_PITCH, N_PITCHES, HarmonicSalience,
 
 __all__ = [
     "DESIGNED_DEFAULTS",
+    "shipped_transcriber_available",
     "LEARNED_DEFAULTS",
     "Activations",
     "NoteTranscriber",
@@ -120,6 +121,13 @@ class _LearnedHead(nn.Module):
         return left, right
 
 
+def shipped_transcriber_available() -> bool:
+    """Whether this dlmir ships a learned transcriber (``load("transcriber")`` works)."""
+    from dlmir.models.io import CONFIG_NAME, SHIPPED, shipped_model_dir
+
+    return SHIPPED_NAME in SHIPPED and (shipped_model_dir(SHIPPED_NAME) / CONFIG_NAME).is_file()
+
+
 def _load_model(model: Any) -> nn.Module | None:
     """The learned module for ``model`` (``None``: the designed baseline)."""
     if isinstance(model, HarmonicSalience):
@@ -129,12 +137,12 @@ def _load_model(model: Any) -> nn.Module | None:
     if isinstance(model, str) and model == "designed":
         return None
     if isinstance(model, str) and model in ("default", SHIPPED_NAME):
-        from dlmir.models.io import SHIPPED, load
+        from dlmir.models.io import load
 
-        if SHIPPED_NAME not in SHIPPED:
+        if not shipped_transcriber_available():
             warnings.warn(
-                "no learned transcriber is shipped with this dlmir (models.SHIPPED has no 'transcriber'); "
-                "using the designed baseline (--model designed)",
+                "no learned transcriber is shipped with this dlmir (models.SHIPPED['transcriber'] is missing or has "
+                "no config.json); using the designed baseline (--model designed)",
                 stacklevel=3,
             )
             return None
