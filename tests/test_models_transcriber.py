@@ -127,3 +127,14 @@ def test_loss_weights_positives() -> None:
     n = 88 * 4
     expected = np.log(2) * (1.0 + (n - 1 + 5.0) / n * 1.0 + 0.5)
     assert float(m.loss(out, target)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_transcription_api_runs_it_in_blocks_equal_to_one_call() -> None:
+    from dlmir.transcription.api import NoteTranscriber
+
+    m = Transcriber(seed=0).eval()
+    y = tones(random_notes(5, 3.0, n=6), 3.0)
+    blocks = NoteTranscriber(m, block_seconds=1.0).activations(y, 22050)
+    whole = m.predict(y)
+    for k in ("frames", "onsets", "offsets"):
+        np.testing.assert_allclose(getattr(blocks, k), whole[k], rtol=0, atol=1e-5)

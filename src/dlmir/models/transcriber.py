@@ -266,6 +266,11 @@ class Transcriber(nn.Module):
             self.train(was_training)
         return {k: v[0].float().cpu().numpy() for k, v in probs.items()}
 
+    def streaming_context(self, hop_length: int) -> tuple[int, int]:
+        """Audio context (samples) each side that exact block processing needs: :attr:`receptive_halo` hops each
+        way (:mod:`dlmir.frontends.streaming`)."""
+        return self.receptive_halo * int(hop_length), self.receptive_halo * int(hop_length)
+
     # -- training -----------------------------------------------------------------------------------------
     def loss(
         self,
