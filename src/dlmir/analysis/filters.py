@@ -201,6 +201,7 @@ def plot_filters(
         ax.set_xlabel("input pitch (CQT bin; ticks at C)")
     elif resp.freqs is not None and resp.semitones_per_bin is None:
         ax.set_xscale("symlog", linthresh=200)
+        ax.set_xlim(0, float(resp.freqs[-1]))
         ax.set_xlabel("frequency (Hz)")
     else:
         ax.set_xlabel(resp.axis_label)
@@ -209,16 +210,21 @@ def plot_filters(
     if n <= 20:
         ax.legend(fontsize=6, ncol=10, loc="upper right")
     ax2 = fig.add_subplot(grid[1])
-    cycles, mag = resp.modulation()
-    for i in range(n):
-        ax2.plot(cycles, mag[i] / (float(mag[i].max()) or 1.0), lw=1, color=cmap(i % 20))
-    unit = "cycles per octave" if resp.semitones_per_bin else "cycles per position"
-    ax2.set(
-        xlabel=f"modulation over the pitch axis ({unit})",
-        ylabel="|DFT| (each / its max)",
-        title="magnitude response over the pitch axis",
-    )
-    ax2.title.set_fontsize(9)
+    if resp.semitones_per_bin or resp.freqs is None:
+        cycles, mag = resp.modulation()
+        for i in range(n):
+            ax2.plot(cycles, mag[i] / (float(mag[i].max()) or 1.0), lw=1, color=cmap(i % 20))
+        unit = "cycles per octave" if resp.semitones_per_bin else "cycles per position"
+        ax2.set(xlabel=f"modulation over the pitch axis ({unit})", ylabel="|DFT| (each / its max)")
+        ax2.set_title("magnitude response over the pitch axis", fontsize=9)
+    else:  # a linear-frequency axis (the tempo cascade's bands): every filter as a row of a heat map
+        lim = float(np.abs(resp.profiles).max()) or 1.0
+        extent = (float(resp.freqs[0]), float(resp.freqs[-1]), -0.5, resp.n_filters - 0.5)
+        ax2.imshow(resp.profiles, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim, extent=extent,
+                   interpolation="nearest")  # fmt: skip
+        ax2.set_xscale("symlog", linthresh=200)
+        ax2.set(xlabel="frequency (Hz)", ylabel="filter", xlim=(0, float(resp.freqs[-1])))
+        ax2.set_title("all filters (weights; red positive, blue negative)", fontsize=9)
     if kern:
         # the kernels side by side in one image (a NaN column between them): one axes, cheap to lay out
         k = resp.kernels[:n]

@@ -369,6 +369,11 @@ def _designed_lines(comp) -> list[str]:  # noqa: ANN001
                 f"Comb filters: median half-energy time {n['comb_half_energy_periods_median']:.2f} periods "
                 f"(designed 2.5)."
             )
+    if comp.changes and comp.reference != "designed":
+        weights = [c for c in comp.changes if len(c.shape) >= 2]
+        if weights:
+            lines += ["", "Weight matrices and kernels, input to output (relative change): "
+                      + ", ".join(f"{_short(c.name)} {_fmt(c.relative)}" for c in weights) + "."]  # fmt: skip
     if comp.changes:
         moved = [c for c in comp.changes if c.change_norm > 0 and not c.name.endswith("num_batches_tracked")]
         lines += [
@@ -388,6 +393,13 @@ def _designed_lines(comp) -> list[str]:  # noqa: ANN001
                 f"{_fmt(c.relative)} |"
             )
     return lines + [""]
+
+
+def _short(name: str) -> str:
+    """A tensor's name without the cascade prefixes (``features.stages.conv1.weight`` -> ``conv1.weight``)."""
+    for prefix in ("features.stages.", "net.stages.", "stages."):
+        name = name.replace(prefix, "")
+    return name
 
 
 def _jsonable(x: Any) -> Any:

@@ -104,8 +104,9 @@ def plot_saliency(
     hop_length: int = 512,
     title: str = "",
 ) -> Path:
-    """Two panels over time: the input (dB) and ``|gradient|`` (linear, scaled to its maximum), same axes (notes for
-    a CQT, Hz for mel bands); and beside them the saliency summed over frames against pitch. Returns the path."""
+    """Two panels over time: the input (dB) and ``|gradient|`` (dB relative to its maximum, 60 dB of range: saliency
+    maps are sparse), same axes (notes for a CQT, Hz for mel bands); and beside them ``|gradient|`` summed over frames
+    against pitch (linear). Returns the path."""
     import librosa
     import librosa.display
 
@@ -127,8 +128,9 @@ def plot_saliency(
     ax0.set_title("input" + (" (mel power)" if power else " (CQT magnitude)"), fontsize=9)
     ax1 = fig.add_subplot(grid[1, 0], sharex=ax0, sharey=ax0)
     g = np.abs(sal.gradient)
-    img = librosa.display.specshow(g / (g.max() or 1.0), ax=ax1, cmap="viridis", **common)
-    fig.colorbar(img, ax=ax1, label="|gradient| / max")
+    g_db = 20.0 * np.log10(np.maximum(g / (g.max() or 1.0), 1e-3))  # sparse maps: dB, 60 dB of range
+    img = librosa.display.specshow(g_db, ax=ax1, cmap="viridis", vmin=-60.0, vmax=0.0, **common)
+    fig.colorbar(img, ax=ax1, label="|gradient| (dB re max)")
     ax1.set_title(f"saliency |d score / d input| for class {sal.target_name!r}", fontsize=9)
     ax2 = fig.add_subplot(grid[:, 1])
     prof = sal.pitch_profile()
@@ -139,6 +141,9 @@ def plot_saliency(
 
         t, n = _note_ticks(axis.freqs)
         ax2.set_yticks(t, n, fontsize=7)
+    elif axis is not None and axis.freqs is not None:
+        rows = np.linspace(0, prof.size - 1, 8).round().astype(int)
+        ax2.set_yticks(rows, [f"{axis.freqs[r]:.0f} Hz" for r in rows], fontsize=7)
     fig.suptitle(title or f"saliency: class {sal.target_name!r}", fontsize=10)
     fig.subplots_adjust(left=0.06, right=0.98, top=0.92, bottom=0.07, hspace=0.3, wspace=0.15)
     path = Path(path)
