@@ -203,3 +203,17 @@ def test_bad_model_raises() -> None:
         NoteTranscriber("no/such/model")
     with pytest.raises(ParameterError, match="block_seconds"):
         NoteTranscriber("designed", block_seconds=0)
+
+
+def test_real_transcriber_streams_like_one_call() -> None:
+    """dlmir.models.Transcriber (untrained): blocks with overlap give its one-call probabilities (predict)."""
+    models = pytest.importorskip("dlmir.models")
+    if not hasattr(models, "Transcriber"):
+        pytest.skip("dlmir.models.Transcriber is not available")
+    torch.manual_seed(0)
+    model = models.Transcriber()
+    y = (0.1 * np.random.default_rng(0).standard_normal(8 * SR)).astype(np.float32)
+    blocks = NoteTranscriber(model, block_seconds=2.0).activations(y, SR)
+    direct = model.predict(y)
+    for key in ("frames", "onsets", "offsets"):
+        np.testing.assert_allclose(getattr(blocks, key), direct[key], atol=1e-5)
