@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from chord_fixtures import synthetic_dataset  # noqa: I001
 from typer.testing import CliRunner
 
+import dlmir.cli.learn_chords  # noqa: F401  (registers `dlmir train chords`)
 import dlmir.cli.pretrain  # noqa: F401  (registers `dlmir pretrain`)
 from dlmir.cli.app import app
 from dlmir.models import load
@@ -74,3 +76,21 @@ def test_a_folder_without_audio_is_a_clear_error(tmp_path):
     assert result.exit_code == 2
     assert "no audio found in" in result.output and ".wav" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_train_chords_init_from_the_cli(audio_dir, tmp_path):
+    pre = tmp_path / "pre"
+    _ok(runner.invoke(app, ["pretrain", str(audio_dir), "--out", str(pre), "--model", "cnn", "--channels", "4,4,8,8",
+                            "--embedding", "16", "--batch-size", "2", "--steps-per-epoch", "1", "--epochs", "1",
+                            "--excerpt-seconds", "1"]))  # fmt: skip
+    dataset = synthetic_dataset(tmp_path / "chords", n_items=3, chords=3)
+    arch = {"model": "ChordCNN", "channels": [4, 4, 8, 8], "embedding": 16, "hidden": 16, "temporal_layers": 1}
+    (tmp_path / "best.json").write_text(json.dumps({"model": arch, "train": {"lr": 1e-3}}))
+    run = tmp_path / "run"
+    args = ["train", "chords", str(dataset), "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2",
+            "--excerpt-seconds", "2", "--init", str(pre)]  # fmt: skip
+    _ok(runner.invoke(app, [*args, "--config", str(tmp_path / "best.json"), "--out", str(run)]))
+    init = json.loads((run / "config.json").read_text())["extra"]["train"]["init"]
+    assert init["run"] == str(pre.resolve()) and init["family"] == "chord" and init["pretrain_step"] == 1
+    result = runner.invoke(app, [*args, "--model", "cnn", "--out", str(tmp_path / "bad")])  # default channels
+    assert result.exit_code == 2 and "does not fit" in result.output and "channels" in result.output
