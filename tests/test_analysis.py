@@ -248,7 +248,21 @@ def test_designed_chroma_units_pick_their_own_tones():
 
 
 def test_example_excerpts_are_deterministic_and_bounded():
-    a, b = example_excerpts(SR, seconds=0.5), example_excerpts(SR, seconds=0.5)
+    a, b = example_excerpts(SR, seconds=0.5, render=False), example_excerpts(SR, seconds=0.5, render=False)
     assert [n for n, _ in a] == [n for n, _ in b] and len(a) > 20
     assert all(y.shape == (SR // 2,) and np.abs(y).max() <= 0.5 + 1e-6 for _, y in a)
     np.testing.assert_array_equal(a[3][1], b[3][1])
+
+
+def test_example_excerpts_render_one_note_per_instrument():
+    from dlmir.data.instruments import INSTRUMENTS
+    from dlmir.data.synth import installed_soundfonts
+
+    if "timgm6mb" not in installed_soundfonts():
+        pytest.skip("FluidSynth soundfont timgm6mb not installed")
+    rendered = example_excerpts(SR, seconds=0.5, soundfont="timgm6mb")[
+        len(example_excerpts(SR, seconds=0.5, render=False)) :
+    ]
+    assert [n.split()[0] for n, _ in rendered] == list(INSTRUMENTS)
+    for name, y in rendered:
+        assert y.shape == (SR // 2,) and np.abs(y).max() == pytest.approx(0.5, rel=1e-5), name

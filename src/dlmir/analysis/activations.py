@@ -89,13 +89,17 @@ def _tone(midi: float, seconds: float, sr: float, *, partials: int = 8, decay: f
     return y * np.minimum(1.0, t / 0.01) * np.exp(-t / (2 * seconds))
 
 
-def example_excerpts(sr: float = 22050, *, seconds: float = 2.0) -> list[tuple[str, np.ndarray]]:
+def example_excerpts(
+    sr: float = 22050, *, seconds: float = 2.0, render: bool = True, soundfont: str = "fluidr3"
+) -> list[tuple[str, np.ndarray]]:
     """Examples dlmir renders itself when no folder is given: ``(name, audio)`` pairs, float32 at ``sr`` Hz,
-    ``seconds`` long each.
+    ``seconds`` long each, peak 0.5.
 
-    Harmonic tones (8 partials) from C2 to C6 every 5 semitones, bright and dull; the 12 major and minor triads
-    rooted at C3..B3 every third pitch class; click tracks at 60, 90, 120, 150 and 180 BPM; and the shipped
-    example recording (:func:`dlmir.examples.example_audio`, piano and bass chords) cut into excerpts.
+    Harmonic tones (8 partials, and dull ones with 3) from C2 to C6 every 5 semitones; major and minor triads
+    rooted at C3, D#3, F#3 and A3; click tracks at 60, 90, 120, 150 and 180 BPM; the shipped example recording
+    (:func:`dlmir.examples.example_audio`, piano and bass chords) cut into excerpts; and with ``render``, one note
+    (mf, the middle of its range) of each instrument class of :data:`dlmir.data.instruments.INSTRUMENTS` rendered
+    through ``soundfont`` with FluidSynth (left out, silently, where FluidSynth or the soundfont is missing).
     Deterministic.
     """
     n = int(round(seconds * sr))
@@ -127,7 +131,32 @@ def example_excerpts(sr: float = 22050, *, seconds: float = 2.0) -> list[tuple[s
             out.append((f"example.flac {i * seconds:.0f}-{(i + 1) * seconds:.0f} s", y[s : s + n]))
     except (AudioError, OSError):  # pragma: no cover - the example ships with the package
         pass
+    if render:
+        out.extend(_rendered_notes(sr, seconds, soundfont))
     return [(name, (0.5 * y / (np.abs(y).max() or 1.0)).astype(np.float32)) for name, y in out]
+
+
+def _rendered_notes(sr: float, seconds: float, soundfont: str) -> list[tuple[str, np.ndarray]]:
+    """One rendered note per instrument class (see :func:`example_excerpts`); empty without FluidSynth."""
+    import librosa
+
+    from dlmir.errors import DlmirError
+
+    try:
+        from dlmir.data.instruments import INSTRUMENTS, generate_note
+        from dlmir.data.synth import render
+
+        out = []
+        n = int(round(seconds * sr))
+        for name, inst in INSTRUMENTS.items():
+            pitch = (inst.low + inst.high) // 2
+            piece = generate_note(name, pitch, "mf", note_duration=max(0.1, 0.75 * seconds), tail=0.25 * seconds)
+            y = render(piece.midi, soundfont, sr=int(sr), duration=seconds)[:n]
+            note = librosa.midi_to_note(pitch, unicode=False)
+            out.append((f"{name} {note} ({soundfont})", np.pad(y, (0, n - y.size))))
+        return out
+    except (DlmirError, ImportError, OSError):
+        return []
 
 
 def folder_excerpts(

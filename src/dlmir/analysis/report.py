@@ -82,6 +82,7 @@ def analyze(
     seconds: float = 2.0,
     duration: float = 15.0,
     max_excerpts: int = 200,
+    device: str | torch.device | None = None,
     progress: bool = True,
 ) -> Report:
     """Analyse ``model`` (a run folder, a shipped name such as ``'default'``, or a loaded model) into ``out_dir``.
@@ -95,6 +96,8 @@ def analyze(
     top : top activating excerpts per unit.
     examples : folder of audio whose excerpts (``seconds`` long, at most ``max_excerpts``) the units are run over;
         default: dlmir's own rendered examples (:func:`dlmir.analysis.activations.example_excerpts`).
+    device : where the model runs (default: where it is; a loaded model: the CPU). The CQT front end stays on the
+        CPU, as :func:`dlmir.models.load` leaves it.
     progress : tqdm bars.
 
     Returns
@@ -109,7 +112,7 @@ def analyze(
     if units < 1 or top < 1:
         raise ParameterError(f"units and top must be >= 1, got {units}, {top}")
     net, name, run_dir = load_model(model)
-    net = net.eval()
+    net = net.eval() if device is None else net.to(device).eval()
     v = make_view(net, name)
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -193,7 +196,8 @@ def analyze(
         source = (
             f"`{examples}`"
             if examples is not None
-            else "dlmir's rendered examples (tones, triads, clicks, the shipped example)"
+            else "dlmir's rendered examples (synthetic tones, triads and clicks, the shipped example, one "
+            "FluidSynth note per instrument class)"
         )
         rep.numbers["activations"] = {
             "excerpts": len(ex),

@@ -38,6 +38,7 @@ def analyze_cmd(
     ),
     seconds: float = typer.Option(2.0, "--seconds", help="Length of each excerpt in seconds."),
     duration: float = typer.Option(15.0, "--duration", help="Seconds of --audio used for the saliency map."),
+    device: str = typer.Option("cpu", "--device", help="Where the model runs: cpu, cuda, cuda:1, ..."),
 ) -> None:
     """Analyse what a network learned: first-layer filters as spectra over pitch, designed vs learned (chroma,
     tempo; per-tensor relative change), top activating excerpts of its most active units, and an input-gradient
@@ -49,8 +50,8 @@ def analyze_cmd(
     folder = out or (Path(f"analysis-{run}") if run in SHIPPED else Path(run) / "analysis")
     try:
         report = analyze(run, folder, audio=audio, target=target, units=units, top=top, examples=examples,
-                         seconds=seconds, duration=duration)  # fmt: skip
-    except (DlmirError, OSError) as exc:
+                         seconds=seconds, duration=duration, device=device)  # fmt: skip
+    except (DlmirError, OSError, RuntimeError) as exc:  # RuntimeError: e.g. --device cuda without a GPU
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     for name, path in report.figures.items():
