@@ -116,10 +116,10 @@ def plot_feature(
 def weight_matrix(model) -> np.ndarray:
     """The ``(12, n_bins)`` map of a learned chroma model as numpy: its weights (the effective linear map
     for ``layers >= 2``), and for a model with ``c`` frames of context the sum of the ``2c + 1`` frames'
-    ``(12, n_bins)`` blocks, i.e. its response to a steady input."""
-    w = model.weight.detach().float().cpu().numpy()
-    n_bins = int(model.config["n_bins"])
-    return w.reshape(w.shape[0], -1, n_bins).sum(axis=1)
+    ``(12, n_bins)`` blocks, i.e. its response to a steady input (:func:`dlmir.analysis.filters.dense_profiles`)."""
+    from dlmir.analysis.filters import dense_profiles
+
+    return dense_profiles(model.weight, int(model.config["n_bins"])).astype(np.float32)
 
 
 def plot_weights(panels: dict[str, np.ndarray], path: str | os.PathLike[str], *, bins_per_octave: int = 24) -> Path:
