@@ -118,6 +118,7 @@ def test_designed_chroma_and_tempo_have_zero_change():
     n = octave_comparison(LearnedChroma())
     assert n["relative_change"] == 0.0 and n["own_class"] == 12
     assert n["cosine"] == pytest.approx(1.0, abs=1e-12) and n["octave_share"] == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(n["octave_energy"], np.full(8, 1 / 8), rtol=1e-12)
 
 
 def test_perturbed_chroma_change_equals_hand_computed_norm():

@@ -152,6 +152,15 @@ def octave_share(w: np.ndarray, bins_per_octave: int) -> float:
     return float((folded**2).sum()) / total
 
 
+def octave_energy(w: np.ndarray, bins_per_octave: int) -> list[float]:
+    """Share of ``||w||^2`` in each octave of the input (``bins_per_octave`` columns each, the last one possibly
+    partial), low to high; uniform (``1 / n_octaves``) for the octave matrix on whole octaves."""
+    w = np.asarray(w, dtype=np.float64)
+    energy = (w**2).sum(0)
+    total = float(energy.sum()) or 1.0
+    return [float(energy[i : i + bins_per_octave].sum()) / total for i in range(0, energy.size, bins_per_octave)]
+
+
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
     return float((a * b).sum()) / (na * nb) if na and nb else 0.0
@@ -168,7 +177,8 @@ def _own_class(w: np.ndarray, octave: np.ndarray) -> int:
 def octave_comparison(model: nn.Module) -> dict[str, Any]:
     """Scale-free comparison of a chroma's ``(12, n_bins)`` map with the octave-equivalence matrix (module
     docstring): ``relative_change`` (``||W - O|| / ||O||``), ``cosine``, ``octave_share``, ``own_class`` (of 12),
-    and the same numbers on the effective weights on ``log(1 + C x)`` (``effective_*``)."""
+    ``octave_energy`` (:func:`octave_energy`), and the same numbers on the effective weights on ``log(1 + C x)``
+    (``effective_*``)."""
     from dlmir.display import weight_matrix
     from dlmir.filters import octave_matrix
 
@@ -181,6 +191,7 @@ def octave_comparison(model: nn.Module) -> dict[str, Any]:
         "cosine": _cosine(w, octave),
         "octave_share": octave_share(w, bpo),
         "own_class": _own_class(w, octave),
+        "octave_energy": octave_energy(w, bpo),
     }
     std = model["standardize"].std.detach().cpu().double().numpy()
     frames = std.size // n_bins
@@ -280,6 +291,7 @@ __all__ = [
     "designed_reference",
     "init_reference",
     "octave_comparison",
+    "octave_energy",
     "octave_share",
     "plot_designed",
     "relative_change",

@@ -356,6 +356,9 @@ def _designed_lines(comp) -> list[str]:  # noqa: ANN001
             f"| pitch classes closest to their own row of O (of 12) | {n['own_class']} | "
             f"{n.get('effective_own_class', '')} |"
         )
+        if "octave_energy" in n:
+            shares = ", ".join(f"{100 * e:.0f}%" for e in n["octave_energy"])
+            lines += ["", f"Share of the map's energy per input octave, C1 upwards (octave matrix: equal): {shares}."]
     if "band_weights" in n:
         lines.append("")
         lines.append(
