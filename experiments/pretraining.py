@@ -309,6 +309,14 @@ def report(args, pre: dict, chord: dict, inst: dict, doc: dict, wall: float) -> 
                          f"{verdict} ({100 * (p10 - s100):+.1f}).")  # fmt: skip
         lines.append("")
     c0, i0 = pre["chords"], pre["instruments"]
+    chord_s = sum(r["seconds"] for r in chord.values())
+    inst_s = sum(r["seconds"] for r in inst.values())
+    eval_s = sum(doc.get("eval_seconds", {}).values())
+    total = c0["seconds"] + i0["seconds"] + chord_s + inst_s + eval_s
+    chord_h = args.chord_steps * 8 * 6.0 / 3600
+
+    def gain(task: str, key: str, budget: float) -> float:
+        return 100 * (doc[task][f"pretrained-{_tag(budget)}"][key] - doc[task][f"scratch-{_tag(budget)}"][key])
 
     def losses(d: dict) -> str:
         return " -> ".join(f"{h['train_loss']:.3f}" for h in d["history"])
@@ -330,12 +338,32 @@ def report(args, pre: dict, chord: dict, inst: dict, doc: dict, wall: float) -> 
         f"- Held-out: chords: {doc['chords']['scratch-100']['items']} test tracks, mir_eval majmin (root: in the "
         f"JSON), Viterbi over 25 classes; instruments: {doc['instruments']['scratch-100']['items']} test notes "
         "as rendered (FluidR3 GM, an unseen soundfont; the 2 s window at the onset), accuracy.",
-        f"- Compute: one CPU thread on the shared 2-core machine (a chord training run beside it). Wall time of "
-        f"this invocation {wall / 60:.1f} min; per phase: pre-training {c0['seconds'] / 60:.1f} + "
-        f"{i0['seconds'] / 60:.1f} min, chord runs "
-        f"{sum(r['seconds'] for r in chord.values()) / 60:.1f} min, instrument runs "
-        f"{sum(r['seconds'] for r in inst.values()) / 60:.1f} min, scoring "
-        f"{sum(doc.get('eval_seconds', {}).values()) / 60:.1f} min. Scale with the step options on a GPU.",
+        f"- Compute: one CPU thread on the shared 2-core machine (other training runs beside it, load 8-12). "
+        f"{total / 60:.0f} min in all (the recorded phases; data loading aside): pre-training "
+        f"{c0['seconds'] / 60:.1f} + {i0['seconds'] / 60:.1f} min, chord runs {chord_s / 60:.1f} min, instrument "
+        f"runs {inst_s / 60:.1f} min, scoring {eval_s / 60:.1f} min. This invocation: {wall / 60:.1f} min (runs "
+        "already done are read back). Scale with the step options on a GPU.",
+        "",
+        "## Reading",
+        "",
+        f"- Every run takes the same number of steps, so what a budget changes is how often each labelled item comes "
+        f"back: chords, {args.chord_steps} steps x 8 excerpts x 6 s = {chord_h:.1f} h of excerpts per run, "
+        + ", ".join(
+            f"{chord_h * 60 / chord[f'scratch-{_tag(x)}']['minutes']:.1f} passes over the {100 * x:g} % set" for x in b
+        )
+        + "; "  # fmt: skip
+        f"instruments, {args.instrument_steps} steps x 32 = {32 * args.instrument_steps} notes per run, "
+        + ", ".join(
+            f"{32 * args.instrument_steps / (3 * inst[f'scratch-{_tag(x)}']['items']):.1f} passes over the "
+            f"{100 * x:g} % set (with its variations)"
+            for x in b
+        )
+        + ".",  # fmt: skip
+        "- Pre-trained minus from scratch, per budget: chords "
+        + ", ".join(f"{gain('chords', 'majmin', x):+.1f}" for x in b)
+        + "; instruments "
+        + ", ".join(f"{gain('instruments', 'accuracy', x):+.1f}" for x in b)
+        + " points (one seed per run: the spread over seeds was not measured).",
         "",
         "Command:",
         "",
