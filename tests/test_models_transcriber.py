@@ -138,3 +138,16 @@ def test_transcription_api_runs_it_in_blocks_equal_to_one_call() -> None:
     whole = m.predict(y)
     for k in ("frames", "onsets", "offsets"):
         np.testing.assert_allclose(getattr(blocks, k), whole[k], rtol=0, atol=1e-5)
+
+
+def test_tuned_decoding_thresholds_are_the_transcription_defaults(tmp_path: Path) -> None:
+    from dlmir.transcription.api import LEARNED_DEFAULTS, NoteTranscriber
+
+    m = Transcriber(seed=0, channels=(4, 8, 8), decode={"onset_threshold": 0.25, "frame_threshold": 0.4})
+    save(m, tmp_path / "run")
+    settings = NoteTranscriber(tmp_path / "run").settings
+    assert settings["onset_threshold"] == 0.25 and settings["frame_threshold"] == 0.4
+    assert settings["offset_threshold"] == LEARNED_DEFAULTS["offset_threshold"]
+    assert NoteTranscriber(Transcriber(seed=0)).settings["onset_threshold"] == LEARNED_DEFAULTS["onset_threshold"]
+    with pytest.raises(ParameterError, match="decode"):
+        Transcriber(decode={"threshold": 0.3})

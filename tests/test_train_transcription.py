@@ -106,3 +106,15 @@ def test_cli_trains_two_steps_and_resumes(dataset: Path, tmp_path: Path) -> None
     assert (state["epoch"], state["step"]) == (2, 4) and len(state["history"]) == 2
     bad = runner.invoke(app, ["train", "transcription", "stream", "--out", str(tmp_path / "s"), "--epochs", "1"])
     assert bad.exit_code == 2 and "--valid" in bad.output
+
+
+def test_tune_decoding_scores_every_combination(dataset: Path) -> None:
+    from dlmir.train.transcription import tune_decoding
+
+    model = Transcriber(seed=0, channels=(4, 8, 8)).eval()
+    grid = {"frame_threshold": (0.4, 0.5), "onset_threshold": (0.3, 0.5)}
+    best, rows = tune_decoding(model, [(dataset, "valid")], grid=grid)
+    assert len(rows) == 4 and set(best) == set(grid)
+    assert best == {k: rows[0][k] for k in grid}
+    assert all(r["objective"] == pytest.approx((r["note F"] + r["frame Acc"]) / 2) for r in rows)
+    assert rows[0]["objective"] == max(r["objective"] for r in rows)

@@ -105,6 +105,10 @@ class Transcriber(nn.Module):
     log_gain : ``C`` of the input compression ``log(1 + C x)``.
     pos_weight, head_weight : defaults of :meth:`loss` (per head: weight of the positive class, weight of the
         head in the sum).
+    decode : the decoding thresholds this model was tuned for (keyword arguments of
+        :func:`dlmir.transcription.decode.notes_from_activations`: ``frame_threshold``, ``onset_threshold``,
+        ``offset_threshold``, ``min_duration_s``), which :class:`dlmir.transcription.NoteTranscriber` uses by
+        default; ``None``: its defaults (0.5). :func:`dlmir.train.transcription.tune_decoding` chooses them.
     seed : seed of the random initialisation (``None``: the global generator).
 
     Input and output
@@ -126,6 +130,7 @@ class Transcriber(nn.Module):
         log_gain: float = 100.0,
         pos_weight: Mapping[str, float] | None = None,
         head_weight: Mapping[str, float] | None = None,
+        decode: Mapping[str, float] | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -147,6 +152,9 @@ class Transcriber(nn.Module):
         for d in (pos, weight):
             if set(d) != set(HEADS) or min(d.values()) < 0:
                 raise ParameterError(f"per-head weights take the keys {HEADS} and values >= 0, got {d}")
+        known = {"frame_threshold", "onset_threshold", "offset_threshold", "min_duration_s"}
+        if decode is not None and not set(decode) <= known:
+            raise ParameterError(f"decode takes {sorted(known)}, got {sorted(decode)}")
         self.shifts = [int(round(bins_per_octave * math.log2(h))) for h in harmonics]
         self.n_stack = n_out
         c1, c2, c3 = channels
@@ -176,6 +184,7 @@ class Transcriber(nn.Module):
             "log_gain": float(log_gain),
             "pos_weight": pos,
             "head_weight": weight,
+            "decode": None if decode is None else {k: float(v) for k, v in decode.items()},
             "seed": seed,
         }
         from dlmir.models.io import set_frontend

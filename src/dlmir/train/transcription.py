@@ -51,7 +51,16 @@ __all__ = [
     "frame_counts",
     "shift_pitch",
     "train_transcription",
+    "tune_decoding",
 ]
+
+DECODE_GRID: dict[str, tuple[float, ...]] = {
+    "frame_threshold": (0.3, 0.4, 0.5),
+    "onset_threshold": (0.15, 0.25, 0.35, 0.5),
+    "offset_threshold": (0.5, 1.0),
+}
+"""Decoding thresholds :func:`tune_decoding` tries (``offset_threshold`` 1.0: offsets unused, notes end where the
+frame activation falls)."""
 
 ROLLS = ("frames", "onsets", "offsets")
 """The target rolls of an item (and the heads of the model)."""
@@ -396,3 +405,54 @@ def train_transcription(
         threads=config.threads,
         limit_train_batches=config.steps_per_epoch,
     )
+
+
+def tune_decoding(
+    model: torch.nn.Module,
+    sources: list[tuple[str | os.PathLike[str], str | None]],
+    *,
+    limit: int | None = None,
+    grid: dict[str, tuple[float, ...]] | None = None,
+    progress: bool = False,
+) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """Choose the decoding thresholds of a transcriber on held-out tracks (never the test split).
+
+    Every track of each ``(dataset, split)`` of ``sources`` (at most ``limit`` per source) is run through the
+    model once (:class:`dlmir.transcription.NoteTranscriber`); its activations are decoded with every combination
+    of ``grid`` (default :data:`DECODE_GRID`) and scored with :func:`dlmir.transcription.evaluate.score_notes`.
+
+    Returns
+    -------
+    ``(best, rows)``: the thresholds with the highest mean of note F (onsets) and frame accuracy over all tracks,
+    and one row per combination (thresholds, ``note F``, ``frame Acc``, ``note+off F``, ``objective``), best first.
+    """
+    from itertools import product
+
+    from tqdm.auto import tqdm
+
+    from dlmir.data.notes import read_notes
+    from dlmir.io import load
+    from dlmir.transcription.api import NoteTranscriber
+    from dlmir.transcription.evaluate import find_transcription_items, score_notes
+
+    grid = dict(grid or DECODE_GRID)
+    tr = NoteTranscriber(model)
+    tracks = []
+    items = [it for root, split in sources for it in find_transcription_items(root, split=split)[:limit]]
+    for item in tqdm(items, desc="activations", disable=not progress):
+        y, sr = load(item.audio, sr=tr.sr)
+        tracks.append((read_notes(item.notes), tr.activations(y, sr)))
+    if not tracks:
+        raise ParameterError(f"no tracks with notes in {sources}")
+    names = list(grid)
+    rows = []
+    for values in tqdm(list(product(*(grid[n] for n in names))), desc="thresholds", disable=not progress):
+        tr.settings.update(dict(zip(names, values, strict=True)))
+        scores = [score_notes(ref, tr.decode(act), duration=act.duration) for ref, act in tracks]
+        row = dict(zip(names, values, strict=True))
+        for col in ("note F", "frame Acc", "note+off F"):
+            row[col] = float(np.mean([s[col] for s in scores]))
+        row["objective"] = (row["note F"] + row["frame Acc"]) / 2
+        rows.append(row)
+    rows.sort(key=lambda r: -r["objective"])
+    return {n: float(rows[0][n]) for n in names}, rows

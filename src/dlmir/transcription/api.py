@@ -57,6 +57,7 @@ DESIGNED_DEFAULTS: dict[str, float] = {
     "offset_threshold": 0.5,
     "relative_threshold": 0.5,
     "octave_ratio": 0.7,
+    "median_frames": 9,
     "min_duration_s": 0.1,
 }
 """Decoding thresholds of the designed baseline (activations relative to the recording's peak salience; chosen on
@@ -67,6 +68,7 @@ LEARNED_DEFAULTS: dict[str, float] = {
     "offset_threshold": 0.5,
     "relative_threshold": 0.0,
     "octave_ratio": 0.0,
+    "median_frames": 1,
     "min_duration_s": 0.05,
 }
 """Decoding thresholds of a learned transcriber (probabilities)."""
@@ -171,7 +173,8 @@ class NoteTranscriber:
     relative_threshold, octave_ratio : float or None
         Designed baseline only (:func:`~dlmir.transcription.salience.salience_activations`): a pitch sounds only
         within ``relative_threshold`` of its frame's strongest salience, and not when it is weaker than
-        ``octave_ratio`` times the pitch an octave or a twelfth below (its likely source).
+        ``octave_ratio`` times the pitch an octave or a twelfth below (its likely source); ``median_frames`` (odd)
+        median-filters the activations over time.
     block_seconds : float or None
         Seconds of audio per block (memory is bounded by it); ``None``: one block.
 
@@ -194,6 +197,7 @@ class NoteTranscriber:
         min_duration_s: float | None = None,
         relative_threshold: float | None = None,
         octave_ratio: float | None = None,
+        median_frames: int | None = None,
         block_seconds: float | None = 60.0,
     ) -> None:
         self.model = _load_model(model)
@@ -206,10 +210,11 @@ class NoteTranscriber:
 
             self.frontend = model_frontend(self.model)
             self.head = _LearnedHead(self.model)
-            defaults = LEARNED_DEFAULTS
+            defaults = {**LEARNED_DEFAULTS, **(getattr(self.model, "config", {}).get("decode") or {})}  # tuned
         given = dict(frame_threshold=frame_threshold, onset_threshold=onset_threshold,
                      offset_threshold=offset_threshold, min_duration_s=min_duration_s,
-                     relative_threshold=relative_threshold, octave_ratio=octave_ratio)  # fmt: skip
+                     relative_threshold=relative_threshold, octave_ratio=octave_ratio,
+                     median_frames=median_frames)  # fmt: skip
         self.settings = {k: float(defaults[k] if v is None else v) for k, v in given.items()}
         if block_seconds is not None and not block_seconds > 0:
             raise ParameterError(f"block_seconds must be > 0 seconds (or None: one block), got {block_seconds}")
@@ -305,7 +310,8 @@ class NoteTranscriber:
     def _activations(self, out: np.ndarray, duration: float) -> Activations:
         if self.head is None:
             frames = salience_activations(out, relative_threshold=self.settings["relative_threshold"],
-                                          octave_ratio=self.settings["octave_ratio"])  # fmt: skip
+                                          octave_ratio=self.settings["octave_ratio"],
+                                          median_frames=int(self.settings["median_frames"]))  # fmt: skip
             return Activations(frames, None, None, self.frame_rate, duration, salience=out)
         n = N_PITCHES
         frames, onsets, offsets = out[:n], out[n : 2 * n], out[2 * n : 3 * n]
