@@ -248,6 +248,7 @@ def salience_activations(
     peaks: bool = True,
     octave_ratio: float = 0.0,
     intervals: tuple[int, ...] = (12, 19),
+    median_frames: int = 1,
 ) -> np.ndarray:
     """Frame activations ``(n_pitches, frames)`` in ``[0, 1]`` from a designed salience ``(n_pitches, frames)``.
 
@@ -257,13 +258,16 @@ def salience_activations(
     sound; with ``octave_ratio`` > 0, also where it is weaker than ``octave_ratio`` times the activation of the pitch
     ``k`` semitones below for ``k`` in ``intervals`` (an octave, a twelfth: it is then most likely that note's
     2nd or 3rd harmonic; a real doubling as loud as its lower note survives). The decoder's ``frame_threshold``
-    is then an absolute threshold relative to the recording's peak.
+    is then an absolute threshold relative to the recording's peak. Last, ``median_frames`` (odd) > 1 median-filters
+    each pitch's activation over time, which closes one-frame gaps and removes one-frame blips.
     """
     s = np.asarray(salience, dtype=np.float32)
     if s.ndim != 2:
         raise ParameterError(f"salience must be (n_pitches, frames), got shape {s.shape}")
     if not 0.0 <= relative_threshold <= 1.0:
         raise ParameterError(f"relative_threshold must be in [0, 1], got {relative_threshold}")
+    if int(median_frames) != median_frames or median_frames < 1 or median_frames % 2 == 0:
+        raise ParameterError(f"median_frames must be an odd number of frames >= 1, got {median_frames}")
     top = float(s.max()) if s.size else 0.0
     ref = top if reference is None else float(reference)
     if ref <= 0 or s.shape[1] == 0:
@@ -282,4 +286,8 @@ def salience_activations(
                 below = np.concatenate([np.zeros_like(act[:k]), act[:-k]])
                 weaker |= (below > 0) & (act < octave_ratio * below)
         act = np.where(weaker, 0.0, act)
+    if median_frames > 1:
+        from scipy.ndimage import median_filter
+
+        act = median_filter(act, size=(1, int(median_frames)), mode="nearest")
     return act.astype(np.float32)
