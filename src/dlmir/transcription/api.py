@@ -100,6 +100,9 @@ class _LearnedHead(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        param = next(self.model.parameters(), None)
+        if param is not None and param.device != x.device:  # e.g. a model on CUDA after a CPU front end
+            x = x.to(param.device)
         out = self.model(x)
         if not isinstance(out, dict) or "frames" not in out:
             raise ParameterError(
@@ -111,7 +114,8 @@ class _LearnedHead(nn.Module):
         if shape[-2] != N_PITCHES:
             raise ParameterError(f"{type(self.model).__name__} gave {shape[-2]} pitch rows, expected {N_PITCHES}")
         missing = torch.full_like(out["frames"], -1.0, dtype=torch.float32)
-        return torch.cat([torch.sigmoid(p.float()) if p is not None else missing for p in parts], dim=-2)
+        stacked = torch.cat([torch.sigmoid(p.float()) if p is not None else missing for p in parts], dim=-2)
+        return stacked.to(x.device if param is None else torch.device("cpu"))
 
     def streaming_context(self, hop_length: int) -> tuple[int, int]:
         hook = getattr(self.model, "streaming_context", None)
