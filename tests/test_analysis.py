@@ -204,6 +204,9 @@ def test_saliency_map_of_the_designed_linear_chroma_matches_its_derivative():
     octave = octave_matrix(192, 24, fmin=C1_HZ)
     expected = octave[9][:, None] * 100.0 / (1.0 + 100.0 * sal.input.astype(np.float64))
     np.testing.assert_allclose(sal.gradient, expected, rtol=1e-4, atol=1e-6)
+    x = sal.input.astype(np.float64)
+    attribution = (octave[9][:, None] * 100.0 * x / (1.0 + 100.0 * x)).sum(1)
+    np.testing.assert_allclose(sal.attribution_profile(), attribution, rtol=1e-4, atol=1e-6)
     chosen = saliency_map(v, _tone(69), target="C")
     assert chosen.target == 0 and chosen.top == 9
     with pytest.raises(ParameterError):

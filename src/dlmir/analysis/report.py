@@ -241,14 +241,22 @@ def analyze(
             hop_length=int(v.hop_length or 512),
             title=f"{name}: saliency of {path.name} for class {sal.target_name!r}",
         )
-        prof = sal.pitch_profile()
-        order = np.argsort(-prof, kind="stable")[:5]
-        rows = [
-            (_note(v.axis.freqs[i]) if v.axis.kind == "cqt" else f"{v.axis.freqs[i]:.0f} Hz")
-            if v.axis.freqs is not None
-            else str(i)
-            for i in order
-        ]
+
+        def _rows(profile: np.ndarray, k: int = 5) -> list[str]:
+            """The ``k`` strongest rows by name (distinct: 24 bins per octave name each note twice)."""
+            names: list[str] = []
+            for i in np.argsort(-profile, kind="stable"):
+                if v.axis.freqs is None:
+                    name = str(i)
+                else:
+                    name = _note(v.axis.freqs[i]) if v.axis.kind == "cqt" else f"{v.axis.freqs[i]:.0f} Hz"
+                if name not in names:
+                    names.append(name)
+                if len(names) == k:
+                    break
+            return names
+
+        rows, attributed = _rows(sal.pitch_profile()), _rows(sal.attribution_profile())
         top_classes = np.argsort(-sal.scores, kind="stable")[:3]
         rep.numbers["saliency"] = {
             "audio": str(path),
@@ -258,6 +266,7 @@ def analyze(
             "top_class": v.classes[sal.top] if sal.top < len(v.classes) else str(sal.top),
             "top_scores": {v.classes[i]: float(sal.scores[i]) for i in top_classes},
             "most_salient_rows": rows,
+            "most_attributed_rows": attributed,
             "gradient_abs_max": float(np.abs(sal.gradient).max()),
         }
         lines += ["![saliency](saliency.png)", ""]
@@ -266,7 +275,8 @@ def analyze(
             f"({'the model top class' if target is None else 'chosen'}); top classes by mean score: "
             + ", ".join(f"{v.classes[i]} ({sal.scores[i]:.3g})" for i in top_classes)
             + ".",
-            f"Most salient input rows (|gradient| summed over time): {', '.join(rows)}.",
+            f"Most salient input rows (|gradient| summed over time): {', '.join(rows)}; by |gradient x input| "
+            f"(the energy present that drives the class): {', '.join(attributed)}.",
             "",
         ]
     else:

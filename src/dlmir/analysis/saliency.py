@@ -55,6 +55,11 @@ class Saliency:
         """``|gradient|`` summed over frames, ``(features,)``: which input rows (pitches, bands) matter most."""
         return np.abs(self.gradient).sum(axis=1)
 
+    def attribution_profile(self) -> np.ndarray:
+        """``|gradient * input|`` summed over frames, ``(features,)``: the first-order contribution of the energy
+        actually present in each row (the gradient alone is largest where a log compression sees silence)."""
+        return np.abs(self.gradient * self.input).sum(axis=1)
+
 
 def resolve_class(classes: list[str], target: int | str | None, scores: np.ndarray) -> int:
     """The class index: ``None`` -> ``argmax(scores)``; an int (or a digit string) -> itself; a name -> its index.
