@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -146,3 +147,36 @@ def test_analyze_errors(audio, tmp_path):
     assert result.exit_code == 2 and "no audio files" in result.output
     result = runner.invoke(app, ["analyze", "default", "-o", str(tmp_path / "o"), "--units", "0"])
     assert result.exit_code == 2 and "units and top must be >= 1" in result.output
+
+
+def test_analyze_transcriber_and_pretraining_runs(audio, tmp_path):
+    from dlmir.models import ChordCNN, save
+    from dlmir.models.transcriber import Transcriber
+    from dlmir.pretrain.init import init_from
+    from dlmir.pretrain.objective import MaskedCQT
+
+    trans = save(Transcriber(channels=(4, 4, 4), head_channels=4, seed=0), tmp_path / "transcriber")
+    _run([str(trans), *_common(audio, trans / "analysis")])
+    numbers = json.loads((trans / "analysis" / "numbers.json").read_text())
+    assert numbers["model"]["kind"] == "transcriber" and numbers["filters"]["layer"] == "conv1.0"
+    pitches = [librosa.midi_to_note(p, unicode=False) for p in range(21, 109)]
+    assert numbers["saliency"]["class"] in pitches and numbers["saliency"]["top_class"] in pitches
+    assert len(numbers["activations"]["units"]) == 3
+
+    trunk = {"model": "ChordCNN", "channels": [4, 4], "pitch_pool": [2, 2], "embedding": 8, "seed": 0}
+    pre = MaskedCQT(trunk, hidden=8, seed=0)
+    with torch.no_grad():
+        pre.trunk["conv1"].weight.mul_(-1.5)  # "pre-training" moved the trunk away from its seeded start
+    pre_run = save(pre, tmp_path / "pretrain")
+    _run([str(pre_run), *_common(audio, pre_run / "analysis")])
+    pnum = json.loads((pre_run / "analysis" / "numbers.json").read_text())
+    assert pnum["model"]["kind"] == "pretrain" and pnum["saliency"]["class"].startswith("embedding")
+    assert pnum["designed"]["tensors"]["trunk.stages.conv1.weight"]["relative"] == pytest.approx(2.5)  # |-1.5 - 1|
+
+    net = ChordCNN(channels=(4, 4), pitch_pool=(2, 2), embedding=8, hidden=8, temporal_layers=1, seed=0)
+    record = init_from(net, pre_run)
+    fine = save(net, tmp_path / "fine", extra={"train": {"init": record}})
+    _run([str(fine), *_common(audio, fine / "analysis")])
+    fnum = json.loads((fine / "analysis" / "numbers.json").read_text())
+    assert fnum["designed"]["reference"] == "seeded init + pre-trained trunk"
+    assert all(t["change_norm"] == 0.0 for t in fnum["designed"]["tensors"].values())  # exactly its start

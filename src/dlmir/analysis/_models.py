@@ -5,8 +5,11 @@
 * ``kind``: ``'chroma'`` (:class:`~dlmir.models.LearnedChroma`), ``'chord'`` (:class:`~dlmir.models.ChordNet`,
   :class:`~dlmir.models.ChordCNN`), ``'fretboard'`` (:class:`~dlmir.models.FretboardNet`), ``'instruments'``
   (:class:`~dlmir.models.InstrumentCNN`), ``'instruments_mlp'`` (:class:`~dlmir.models.InstrumentMLP`: designed
-  features in, so only its weights are analysed), ``'tempo'`` (:class:`~dlmir.frontends.tempo.Tempo`) or
-  ``'generic'`` (anything else: weights only);
+  features in, so only its weights are analysed), ``'tempo'`` (:class:`~dlmir.frontends.tempo.Tempo`),
+  ``'transcriber'`` (:class:`~dlmir.models.transcriber.Transcriber`: its classes are the 88 pitches' frame
+  logits, its units the channels of its last trunk convolution), ``'pretrain'``
+  (:class:`~dlmir.pretrain.objective.MaskedCQT`, a ``dlmir pretrain`` run: no classes, so its trunk's embedding
+  units serve as both) or ``'generic'`` (anything else: weights only);
 * :meth:`ModelView.input_of`: audio -> the representation the analysis differentiates and plots, ``(features,
   frames)``: the CQT magnitude of the model's own front end, or for a Tempo model its mel power spectrogram (the
   output of its ``mel`` stage, which the learned part of the cascade reads);
@@ -28,7 +31,17 @@ from torch import nn
 from dlmir.display import PITCH_CLASSES
 from dlmir.errors import ParameterError
 
-KINDS = ("chroma", "chord", "fretboard", "instruments", "instruments_mlp", "tempo", "generic")
+KINDS = (
+    "chroma",
+    "chord",
+    "fretboard",
+    "instruments",
+    "instruments_mlp",
+    "tempo",
+    "transcriber",
+    "pretrain",
+    "generic",
+)
 STRINGS = ("E", "A", "D", "G", "B", "e")
 
 
@@ -124,6 +137,10 @@ class ModelView:
             return m(x)[0]
         if self.kind == "tempo":
             return _after(m, x, "mel")[0]
+        if self.kind == "transcriber":
+            return m(x)["frames"][0]
+        if self.kind == "pretrain":  # no classes: the trunk's embedding units play their part
+            return m.embed(x)[0]
         raise ParameterError(f"no class scores for a {type(m).__name__}")
 
     def units(self, x: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -144,6 +161,16 @@ class ModelView:
             return z, int(m.min_frames)
         if self.kind == "tempo":
             return _between(m, x, "mel", "bands")[0], 1
+        if self.kind == "transcriber":  # the trunk's last convolution (batch, channels, frames, 88), max over pitch
+            seen: list[torch.Tensor] = []
+            hook = m.conv3.register_forward_hook(lambda _m, _i, out: seen.append(out))
+            try:
+                m(x)
+            finally:
+                hook.remove()
+            return seen[0][0].amax(dim=-1), 1
+        if self.kind == "pretrain":
+            return m.embed(x)[0], int(m.stride)
         raise ParameterError(f"no units to analyse in a {type(m).__name__}")
 
 
@@ -222,6 +249,18 @@ def view(model: nn.Module, name: str = "") -> ModelView:
         states = int(cfg["max_fret"]) + 2
         units = [f"{s} {'muted' if f == 0 else f'fret {f - 1}'}" for s in STRINGS for f in range(states)]
         return ModelView(model, "fretboard", name, axis, sr, hop, list(model.labels), "frets", units)
+    from dlmir.models.transcriber import Transcriber
+    from dlmir.pretrain.objective import MaskedCQT
+
+    if isinstance(model, Transcriber):
+        import librosa
+
+        pitches = [librosa.midi_to_note(int(p), unicode=False) for p in model.pitches]
+        units = [f"conv3 channel {i}" for i in range(int(cfg["channels"][2]))]
+        return ModelView(model, "transcriber", name, axis, sr, hop, pitches, "conv3 (max over pitch)", units)
+    if isinstance(model, MaskedCQT):
+        units = [f"embedding {i}" for i in range(int(cfg["trunk"]["embedding"]))]
+        return ModelView(model, "pretrain", name, axis, sr, hop, units, "trunk embedding", units)
     if isinstance(model, InstrumentCNN):
         units = [f"embedding {i}" for i in range(int(cfg["embedding"]))]
         return ModelView(model, "instruments", name, axis, sr, hop, list(model.classes), "net.embed_rectify", units)

@@ -230,6 +230,15 @@ def compare(model: nn.Module, *, run_dir: str | os.PathLike[str] | None = None) 
         ref, kind = init_reference(run_dir), "init"
     if ref is None:
         ref, kind = seeded_reference(model), "seeded init"
+        record = _pretrained_init(run_dir)
+        if ref is not None and record:  # fine-tuned from a pre-trained trunk: that was the trunk's start
+            from dlmir.pretrain.init import init_from
+
+            if Path(str(record.get("run", ""))).is_dir():
+                init_from(ref, record["run"])
+                kind = "seeded init + pre-trained trunk"
+            else:
+                kind = "seeded init (pre-trained trunk not found)"
     numbers: dict[str, Any] = {}
     if isinstance(model, LearnedChroma):
         numbers.update(octave_comparison(model))
@@ -238,6 +247,20 @@ def compare(model: nn.Module, *, run_dir: str | os.PathLike[str] | None = None) 
     if ref is None:
         return DesignedComparison("octave matrix", [], numbers) if numbers else None
     return DesignedComparison(kind, tensor_changes(model, ref), numbers, ref)
+
+
+def _pretrained_init(run_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """The ``init`` record of a run fine-tuned from a ``dlmir pretrain`` trunk (``extra.train.init`` of its
+    ``config.json``), or ``{}``."""
+    if run_dir is None:
+        return {}
+    from dlmir.models import read_config
+
+    try:
+        record = read_config(run_dir).get("extra", {}).get("train", {}).get("init") or {}
+    except ParameterError:
+        return {}
+    return dict(record) if isinstance(record, dict) else {}
 
 
 def tempo_numbers(model: nn.Module) -> dict[str, Any]:

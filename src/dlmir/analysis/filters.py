@@ -148,7 +148,7 @@ def filter_responses(model: nn.Module) -> FilterResponses:
     step = 12.0 / bpo if bpo else None
     if w.ndim == 4:
         profiles, offsets, kernels = conv_profiles(w)
-        pool = cfg.get("input_pool")
+        pool = cfg.get("input_pool") or dict(cfg.get("trunk") or {}).get("input_pool")  # a MaskedCQT's trunk
         if step and pool:  # the instrument CNN mean-pools bins before its first convolution
             step *= int(pool[1])
         label = "offset from the unit's pitch (semitones)" if step else "offset (bins)"

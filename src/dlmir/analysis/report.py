@@ -351,6 +351,11 @@ def _designed_lines(comp) -> list[str]:  # noqa: ANN001
         "seeded init": "the seeded initialisation rebuilt from the config (the start of training; the model "
         "starts at random weights, not at a designed cascade)",
         "octave matrix": "the octave-equivalence matrix",
+        "seeded init + pre-trained trunk": "the start of fine-tuning: the seeded initialisation rebuilt from the "
+        "config with the pre-trained trunk of its `dlmir pretrain` run copied in",
+        "seeded init (pre-trained trunk not found)": "the seeded initialisation rebuilt from the config; the run "
+        "started its trunk from a `dlmir pretrain` run that is not there, so the trunk's changes are not from "
+        "its start",
     }.get(comp.reference, comp.reference)
     lines = [f"Compared with {what}."]
     n = comp.numbers
