@@ -147,6 +147,9 @@ def test_analyze_errors(audio, tmp_path):
     assert result.exit_code == 2 and "no audio files" in result.output
     result = runner.invoke(app, ["analyze", "default", "-o", str(tmp_path / "o"), "--units", "0"])
     assert result.exit_code == 2 and "units and top must be >= 1" in result.output
+    if not torch.cuda.is_available():
+        result = runner.invoke(app, ["analyze", "default", "-o", str(tmp_path / "o"), "--device", "cuda"])
+        assert result.exit_code == 2 and "cannot run the model on device 'cuda'" in result.output
 
 
 def test_analyze_transcriber_and_pretraining_runs(audio, tmp_path):

@@ -112,7 +112,12 @@ def analyze(
     if units < 1 or top < 1:
         raise ParameterError(f"units and top must be >= 1, got {units}, {top}")
     net, name, run_dir = load_model(model)
-    net = net.eval() if device is None else net.to(device).eval()
+    if device is not None:
+        try:
+            net = net.to(device)
+        except (RuntimeError, AssertionError) as exc:  # no such device (a CPU-only torch asserts)
+            raise ParameterError(f"cannot run the model on device {str(device)!r}: {exc}") from exc
+    net = net.eval()
     v = make_view(net, name)
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ def analyze_cmd(
     try:
         report = analyze(run, folder, audio=audio, target=target, units=units, top=top, examples=examples,
                          seconds=seconds, duration=duration, device=device)  # fmt: skip
-    except (DlmirError, OSError, RuntimeError) as exc:  # RuntimeError: e.g. --device cuda without a GPU
+    except (DlmirError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     for name, path in report.figures.items():
