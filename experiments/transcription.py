@@ -4,7 +4,11 @@ held-out test splits, with mir_eval; writes ``experiments/results/transcription.
 One command:
 
     .venv/bin/python experiments/transcription.py [--model default] [--band data-out/band] \\
-        [--default-data /work/data-default] [--limit N]
+        [--default-data /work/data-default] [--limit N] [--ship RUN_DIR]
+
+``--ship RUN_DIR`` first makes the run's best model the shipped default (``src/dlmir/assets/transcriber``): its
+decoding thresholds are tuned on the *valid* splits of both datasets
+(:func:`dlmir.train.transcription.tune_decoding`, at most ``--tune-items`` tracks each) and stored in its config.
 
 For each dataset that exists and has notes (``labels/<id>.notes.csv``: ``dlmir data notes DATASET``), runs
 
@@ -33,7 +37,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
+ASSETS = ROOT / "src" / "dlmir" / "assets" / "transcriber"
 DLMIR = [str(Path(sys.executable).parent / "dlmir")]
+ASSETS_README = """# The default note transcriber
+
+`dlmir transcribe` and `dlmir.transcription.transcribe(model="default")` use this folder (`load("transcriber")`):
+a `dlmir.models.Transcriber` (CQT 36 bins/octave, hop 256 -> harmonic stacking -> small CNN -> frames, onsets,
+offsets of MIDI 21-108), trained with `dlmir train transcription stream` on pieces rendered on the fly with
+realistic production (`dlmir.data.note_stream.NoteStream`; the held-out FluidR3 GM soundfont never), its decoding
+thresholds (`config.json` -> `model.decode`) tuned on the valid splits by `experiments/transcription.py --ship RUN`.
+Training settings, validation scores and the tuning are in `config.json` under `extra`.
+"""
 GOALS = (
     "note F (onsets) >= 85 %, frame accuracy >= 75 % on the held-out split; the learned model far above the designed"
 )
@@ -83,7 +97,8 @@ def model_summary(model: str) -> str:
     best = extra.get("best", {})
     train = extra.get("train", {})
     data = train.get("data", {})
-    parts = [f"`{model}`: {cfg['model']['model']} (channels {cfg['model'].get('channels')})"]
+    parts = [f"`{model}`: {cfg['model']['model']} (channels {cfg['model'].get('channels')}, decoding "
+             f"{cfg['model'].get('decode') or 'default thresholds 0.5'})"]  # fmt: skip
     if best:
         parts.append(
             f"trained {best.get('step')} steps of {train.get('batch_size')} x {data.get('excerpt_seconds')} s "
@@ -95,15 +110,47 @@ def model_summary(model: str) -> str:
     return "; ".join(parts)
 
 
+def ship(run: Path, sources: list[tuple[Path, str]], tune_items: int) -> str:
+    """Tune the decoding of ``run``'s best model on ``sources`` and save it as the shipped default; a Markdown note."""
+    import torch
+
+    from dlmir.models import build, load, read_config, save
+    from dlmir.train.transcription import tune_decoding
+
+    torch.set_num_threads(1)
+    model = load(run)
+    t0 = time.time()
+    best, rows = tune_decoding(model, [(r, s) for r, s in sources], limit=tune_items, progress=True)
+    cfg = read_config(run)
+    tuned = build({**model.config, "decode": best})
+    tuned.load_state_dict(model.state_dict())
+    extra = {**cfg.get("extra", {}), "decode_tuning": {"sources": [f"{r} ({s})" for r, s in sources],
+                                                       "tracks_per_source": tune_items, "top": rows[:5]}}  # fmt: skip
+    save(tuned.eval(), ASSETS, frontend=model.frontend_config, extra=extra)
+    (ASSETS / "README.md").write_text(ASSETS_README)
+    lines = [f"| {' | '.join(f'{r[k]:g}' for k in best)} | {100 * r['note F']:.1f} | {100 * r['frame Acc']:.1f} |"
+             for r in rows[:5]]  # fmt: skip
+    head = f"| {' | '.join(best)} | note F | frame Acc |\n|{' --- |' * (len(best) + 2)}"
+    print(f"shipped {run} -> {ASSETS} with decode {best} ({time.time() - t0:.0f} s)")
+    return (f"Decoding thresholds tuned on the valid splits ({', '.join(f'{r.name} {s}' for r, s in sources)}, "
+            f"<= {tune_items} tracks each; best 5 of {len(rows)}):\n\n{head}\n" + "\n".join(lines) + "\n")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="default", help="learned model: 'default' (shipped) or a run folder")
     ap.add_argument("--band", type=Path, default=ROOT / "data-out" / "band")
     ap.add_argument("--default-data", type=Path, default=Path("/work/data-default"))
     ap.add_argument("--limit", type=int, default=None, help="only the first N test items per dataset")
+    ap.add_argument("--ship", type=Path, default=None, help="make this run's best model the shipped default first")
+    ap.add_argument("--tune-items", type=int, default=10, help="valid tracks per dataset for tuning the decoding")
     args = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     sections, summary = [], {}
+    tuning = ""
+    if args.ship is not None:
+        valid = [(r, "valid") for r in (args.band, args.default_data) if _has_notes(r)]
+        tuning = ship(args.ship, valid, args.tune_items)
     for name, root in (("band", args.band), ("data-default", args.default_data)):
         if not _has_notes(root):
             sections.append(f"## {name}\n\n`{root}`: absent or without notes (run `dlmir data notes {root}`).\n")
@@ -127,6 +174,7 @@ def main() -> None:
         "",
         "Learned model: " + model_summary(args.model),
         "",
+        *([tuning] if tuning else []),
         basic_pitch_note(),
         "",
         *sections,
