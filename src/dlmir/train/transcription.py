@@ -56,7 +56,7 @@ __all__ = [
 
 DECODE_GRID: dict[str, tuple[float, ...]] = {
     "frame_threshold": (0.3, 0.4, 0.5),
-    "onset_threshold": (0.15, 0.25, 0.35, 0.5),
+    "onset_threshold": (0.1, 0.2, 0.3, 0.45),
     "offset_threshold": (0.5, 1.0),
 }
 """Decoding thresholds :func:`tune_decoding` tries (``offset_threshold`` 1.0: offsets unused, notes end where the
