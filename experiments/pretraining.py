@@ -338,7 +338,7 @@ def report(args, pre: dict, chord: dict, inst: dict, doc: dict, wall: float) -> 
         f"- Held-out: chords: {doc['chords']['scratch-100']['items']} test tracks, mir_eval majmin (root: in the "
         f"JSON), Viterbi over 25 classes; instruments: {doc['instruments']['scratch-100']['items']} test notes "
         "as rendered (FluidR3 GM, an unseen soundfont; the 2 s window at the onset), accuracy.",
-        f"- Compute: one CPU thread on the shared 2-core machine (other training runs beside it, load 8-12). "
+        f"- Compute: one CPU thread on the shared 2-core machine (other training runs beside it, load 4-12). "
         f"{total / 60:.0f} min in all (the recorded phases; data loading aside): pre-training "
         f"{c0['seconds'] / 60:.1f} + {i0['seconds'] / 60:.1f} min, chord runs {chord_s / 60:.1f} min, instrument "
         f"runs {inst_s / 60:.1f} min, scoring {eval_s / 60:.1f} min. This invocation: {wall / 60:.1f} min (runs "
@@ -364,6 +364,25 @@ def report(args, pre: dict, chord: dict, inst: dict, doc: dict, wall: float) -> 
         + "; instruments "
         + ", ".join(f"{gain('instruments', 'accuracy', x):+.1f}" for x in b)
         + " points (one seed per run: the spread over seeds was not measured).",
+        "- Chords, mir_eval root (from scratch / pre-trained): "
+        + ", ".join(
+            f"{100 * x:g} % {100 * doc['chords'][f'scratch-{_tag(x)}']['root']:.1f} / "
+            f"{100 * doc['chords'][f'pretrained-{_tag(x)}']['root']:.1f}"
+            for x in b
+        )
+        + "; final training loss (from scratch / pre-trained): chords "
+        + ", ".join(
+            f"{chord[f'scratch-{_tag(x)}']['history'][-1]['train_loss']:.2f} / "
+            f"{chord[f'pretrained-{_tag(x)}']['history'][-1]['train_loss']:.2f}"
+            for x in b
+        )  # fmt: skip
+        + "; instruments "
+        + ", ".join(
+            f"{inst[f'scratch-{_tag(x)}']['history'][-1]['train_loss']:.2f} / "
+            f"{inst[f'pretrained-{_tag(x)}']['history'][-1]['train_loss']:.2f}"
+            for x in b
+        )  # fmt: skip
+        + ".",
         "",
         "Command:",
         "",
