@@ -90,7 +90,7 @@ def model_summary(model: str) -> str:
     from dlmir.models.io import read_config
 
     try:
-        cfg = read_config(model)
+        cfg = read_config("transcriber" if model == "default" else model)  # 'default' of evaluate transcription
     except Exception as exc:  # noqa: BLE001
         return f"(no config for {model}: {exc})"
     extra = cfg.get("extra", {})
@@ -105,7 +105,8 @@ def model_summary(model: str) -> str:
             f"excerpts of `{data.get('dataset')}` (production {data.get('production')}, augment "
             f"{train.get('augment')}, lr {train.get('lr')} one-cycle, seed {train.get('seed')}); "
             f"validation ({data.get('valid')}): loss {best.get('val_loss', float('nan')):.3f}, frame F1 "
-            f"{best.get('val_frame_f1', float('nan')):.3f}, note F1 {best.get('val_note_f1', float('nan')):.3f}"
+            f"{best.get('val_frame_f1', float('nan')):.3f}, note F1 {best.get('val_note_f1', float('nan')):.3f} "
+            "(both at thresholds 0.5, before tuning)"
         )
     return "; ".join(parts)
 

@@ -55,8 +55,8 @@ __all__ = [
 ]
 
 DECODE_GRID: dict[str, tuple[float, ...]] = {
-    "frame_threshold": (0.3, 0.4, 0.5),
-    "onset_threshold": (0.1, 0.2, 0.3, 0.45),
+    "frame_threshold": (0.1, 0.15, 0.2, 0.3),
+    "onset_threshold": (0.02, 0.05, 0.1),
     "offset_threshold": (0.5, 1.0),
 }
 """Decoding thresholds :func:`tune_decoding` tries (``offset_threshold`` 1.0: offsets unused, notes end where the
