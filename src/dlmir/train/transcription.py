@@ -306,7 +306,7 @@ class TranscriptionModule(TrainModule):
         metrics = {"frame_p": (p, tp + fp), "frame_r": (r, tp + fn),
                    "frame_f1": (2 * p * r / max(p + r, 1e-9), tp + fp + fn)}  # fmt: skip
         if self.config.note_metrics:
-            f1 = _note_f1(out, rolls, self.model.frame_rate)
+            f1 = _note_f1(out, rolls, self.model.frame_rate, self.model.config.get("decode") or {})
             if f1 is not None:
                 metrics["note_f1"] = (f1, cqt.shape[0])
         return loss, loss, metrics
@@ -320,10 +320,12 @@ class TranscriptionModule(TrainModule):
                 self.log(f"val_{name}", float(value), on_epoch=True, sync_dist=True, batch_size=int(weight))
 
 
-def _note_f1(out: dict[str, torch.Tensor], rolls: dict[str, torch.Tensor], frame_rate: float) -> float | None:
+def _note_f1(
+    out: dict[str, torch.Tensor], rolls: dict[str, torch.Tensor], frame_rate: float, decode: dict[str, float]
+) -> float | None:
     """Mean over the batch of the onset-only note F-measure (``mir_eval.transcription``, 50 ms) of the notes
-    decoded from the probabilities against the notes decoded from the target rolls; ``None`` when
-    :mod:`dlmir.transcription` is unavailable."""
+    decoded from the probabilities (with the model's ``decode`` thresholds, else 0.5) against the notes decoded from
+    the target rolls; ``None`` when :mod:`dlmir.transcription` is unavailable."""
     try:
         from dlmir.transcription.decode import notes_from_activations
     except ImportError:
@@ -334,7 +336,7 @@ def _note_f1(out: dict[str, torch.Tensor], rolls: dict[str, torch.Tensor], frame
     for b in range(out["frames"].shape[0]):
         probs = {k: torch.sigmoid(out[k][b].float()).cpu().numpy() for k in ROLLS}
         truth = {k: rolls[k][b].cpu().numpy() for k in ROLLS}
-        est = notes_from_activations(probs["frames"], probs["onsets"], frame_rate=frame_rate)
+        est = notes_from_activations(probs["frames"], probs["onsets"], frame_rate=frame_rate, **decode)
         ref = notes_from_activations(truth["frames"], truth["onsets"], frame_rate=frame_rate)
         if not len(ref) and not len(est):
             scores.append(1.0)
