@@ -31,5 +31,7 @@ def test_lazy_submodules() -> None:
     import dlmir
 
     assert dlmir.examples.example_audio().is_file()
+    for name in ("transcription", "pretrain", "instruments", "train", "analysis"):
+        assert getattr(dlmir, name).__name__ == f"dlmir.{name}"
     with pytest.raises(AttributeError):
         dlmir.no_such_module  # noqa: B018

@@ -23,10 +23,14 @@ _SUBMODULES = frozenset(
         "examples",
         "filters",
         "frontends",
+        "instruments",
         "io",
         "layers",
         "models",
+        "pretrain",
         "rhythm",
+        "train",
+        "transcription",
     }
 )
 
