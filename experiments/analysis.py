@@ -30,13 +30,13 @@ def _relative(t: dict) -> float:
 
 
 def rows(name: str, numbers: dict) -> list[str]:
-    """Markdown rows: the weight tensors (not norms' running statistics) with their relative change."""
+    """Markdown rows: the weight matrices and kernels with their relative change from the start."""
     designed = numbers.get("designed", {})
     reference = designed.get("reference", "?")
     out = []
     for tensor, t in designed.get("tensors", {}).items():
-        if not tensor.endswith("weight") or "norm" in tensor:
-            continue
+        if not tensor.endswith("weight") or "norm" in tensor or len(t["shape"]) < 2:
+            continue  # weight matrices and kernels only (not normalisation scales)
         rel = _relative(t)
         shown = "inf" if math.isinf(rel) else f"{rel:.3f}"
         out.append(f"| {name} | {reference} | `{tensor}` | {tuple(t['shape'])} | {shown} |")
@@ -50,7 +50,7 @@ def main() -> None:
     args = ap.parse_args()
     from dlmir.models import SHIPPED, shipped_model_dir
 
-    names = args.models or [m for m in MODELS if (shipped_model_dir(SHIPPED[m]) / "config.json").exists()]
+    names = args.models or [m for m in MODELS if m in SHIPPED and (shipped_model_dir(m) / "config.json").exists()]
     text = [
         "# What the shipped networks learned",
         "",
