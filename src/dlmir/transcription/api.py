@@ -73,6 +73,9 @@ LEARNED_DEFAULTS: dict[str, float] = {
     "min_duration_s": 0.05,
 }
 """Decoding thresholds of a learned transcriber (probabilities)."""
+LEVEL_DB = -12.0
+"""RMS level (dBFS) a recording is brought to before a learned transcriber sees it: the produced training audio
+sits near it (band renders: median -10.5 dBFS, chord renders -14.3)."""
 
 
 @dataclass
@@ -98,11 +101,14 @@ class _LearnedHead(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.gain = 1.0  # level normalisation of the recording (see NoteTranscriber.level_db)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         param = next(self.model.parameters(), None)
         if param is not None and param.device != x.device:  # e.g. a model on CUDA after a CPU front end
             x = x.to(param.device)
+        if self.gain != 1.0:  # the CQT magnitude is linear in the audio: same as scaling the recording
+            x = x * self.gain
         out = self.model(x)
         if not isinstance(out, dict) or "frames" not in out:
             raise ParameterError(
@@ -182,6 +188,11 @@ class NoteTranscriber:
         median-filters the activations over time.
     block_seconds : float or None
         Seconds of audio per block (memory is bounded by it); ``None``: one block.
+    level_db : float or None
+        Learned models only: each recording is scaled so its RMS level is ``level_db`` dBFS before the model sees
+        it (:data:`LEVEL_DB`, about the level of the produced training audio; the learned model is not
+        level-invariant: a real piano recording at -23 dBFS gave a ninth of the notes it gives at -12);
+        ``None``: as recorded.
 
     Examples
     --------
@@ -204,8 +215,10 @@ class NoteTranscriber:
         octave_ratio: float | None = None,
         median_frames: int | None = None,
         block_seconds: float | None = 60.0,
+        level_db: float | None = LEVEL_DB,
     ) -> None:
         self.model = _load_model(model)
+        self.level_db = level_db
         if self.model is None:
             self.frontend = model if isinstance(model, HarmonicSalience) else HarmonicSalience()
             self.head: nn.Module | None = None
@@ -297,9 +310,34 @@ class NoteTranscriber:
                 out = self.head(torch.from_numpy(out)[None])[0].float().cpu().numpy()
         return out
 
+    def _set_gain(self, mean_square: float) -> None:
+        """Scale the learned head's input so a recording of this mean square (of samples) sits at ``level_db``."""
+        if self.head is None:
+            return
+        gain = 1.0
+        if self.level_db is not None and mean_square > 1e-12:
+            gain = float(np.clip(10 ** (self.level_db / 20) / np.sqrt(mean_square), 1e-2, 1e3))
+        self.head.gain = gain
+
+    def _file_mean_square(self, path: str | os.PathLike[str]) -> float:
+        """Mean square of a file's samples, read block by block (bounded memory)."""
+        from dlmir.frontends.streaming import AudioStream
+
+        total, n, block = 0.0, 0, 1 << 20
+        with AudioStream(path, sr=self.sr) as stream:
+            while n < stream.n_samples:
+                y = stream.read(n, min(n + block, stream.n_samples)).astype(np.float64)
+                total += float(np.sum(y * y))
+                n += y.shape[0]
+                if y.shape[0] == 0:
+                    break
+        return total / max(n, 1)
+
     def _run_file(self, path: str | os.PathLike[str]) -> tuple[np.ndarray, float]:
         from dlmir.frontends.streaming import AudioStream, stream_frames
 
+        if self.head is not None and self.level_db is not None:
+            self._set_gain(self._file_mean_square(path))
         head = self.head if self._streamable() else None
         with AudioStream(path, sr=self.sr) as stream:
             duration = stream.n_samples / self.sr
@@ -337,6 +375,7 @@ class NoteTranscriber:
             import librosa
 
             y = librosa.resample(y, orig_sr=float(sr), target_sr=self.sr)
+        self._set_gain(float(np.mean(np.square(y, dtype=np.float64))) if y.size else 0.0)
         return self._activations(self._run_blocks(y), y.shape[0] / self.sr)
 
     def activations_file(self, path: str | os.PathLike[str]) -> Activations:
