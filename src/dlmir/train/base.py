@@ -274,6 +274,42 @@ def start_state(
     return (0, 0, None, None)
 
 
+def fit_run(
+    module_class: type[TrainModule],
+    model: torch.nn.Module,
+    train_set: Dataset,
+    val_set: Dataset | None,
+    *,
+    config: TrainConfig,
+    reg: Regularization,
+    run_dir: str | Path | None,
+    resume: bool,
+    stop_after_epochs: int | None = None,
+    **module_kw: Any,
+) -> dict[str, Any]:
+    """The shared tail of every ``train_*`` entry point: start where the run starts (:func:`start_state`: its
+    checkpoint when ``resume``, else fresh with every generator seeded from ``config.seed``) and :func:`fit` with the
+    config's CPU threads (``config.threads``) and batches per epoch (``config.steps_per_epoch``)."""
+    if is_iterable(train_set) and not config.steps_per_epoch:  # before any seeding or checkpoint reading
+        raise ParameterError("training on a stream (IterableDataset) needs config.steps_per_epoch")
+    run_path = Path(run_dir) if run_dir is not None else None
+    start = start_state(model, run_path, resume=resume, seed=config.seed)
+    return fit(
+        module_class,
+        model,
+        train_set,
+        val_set,
+        config=config,
+        reg=reg,
+        run_path=run_path,
+        start=start,
+        stop_after_epochs=stop_after_epochs,
+        threads=config.threads,
+        limit_train_batches=config.steps_per_epoch,
+        **module_kw,
+    )
+
+
 def fit(
     module_class: type[TrainModule],
     model: torch.nn.Module,
@@ -387,6 +423,7 @@ __all__ = [
     "TornDownDDPStrategy",
     "TrainModule",
     "fit",
+    "fit_run",
     "is_iterable",
     "restore_early_stopping",
     "resume_state",

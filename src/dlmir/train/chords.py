@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -42,7 +41,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from dlmir.errors import ParameterError
-from dlmir.train.base import TrainModule, fit, is_iterable, start_state
+from dlmir.train.base import TrainModule, fit_run, is_iterable
 from dlmir.train.config import TrainConfig
 from dlmir.train.regularizers import Regularization
 
@@ -279,24 +278,18 @@ def train_chords(
     config.loss_for(model)  # raise now if the loss does not fit
     _check_items(model, train_set, "training data")
     _check_items(model, val_set, "validation data")
-    if is_iterable(train_set) and not config.steps_per_epoch:
-        raise ParameterError("training on a stream (IterableDataset) needs config.steps_per_epoch")
-    run_path = Path(run_dir) if run_dir is not None else None
     if init is not None and not resume:
         from dlmir.pretrain.init import init_from
 
         config.init = init_from(model, init)
-    start = start_state(model, run_path, resume=resume, seed=config.seed)
-    return fit(
+    return fit_run(
         ChordModule,
         model,
         train_set,
         val_set,
         config=config,
         reg=reg,
-        run_path=run_path,
-        start=start,
+        run_dir=run_dir,
+        resume=resume,
         stop_after_epochs=stop_after_epochs,
-        threads=config.threads,
-        limit_train_batches=config.steps_per_epoch,
     )

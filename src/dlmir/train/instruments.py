@@ -42,7 +42,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dlmir.errors import ParameterError
-from dlmir.train.base import TrainModule, fit, start_state
+from dlmir.train.base import TrainModule, fit_run
 from dlmir.train.config import TrainConfig
 from dlmir.train.regularizers import Regularization
 
@@ -452,7 +452,6 @@ def train_instruments(
     if list(train_notes.classes) != list(model.classes):
         raise ParameterError(f"the notes' classes {train_notes.classes} differ from the model's {model.classes}")
     reg = reg or Regularization()
-    run_path = Path(run_dir) if run_dir is not None else None
     if kind == "features" and not resume:  # a resumed model gets its standardisation back from the checkpoint
         feats = train_notes.features.astype(np.float64)
         model.set_standardization(feats.mean(axis=0), feats.std(axis=0))
@@ -460,21 +459,18 @@ def train_instruments(
         from dlmir.pretrain.init import init_from
 
         config.init = init_from(model, init)  # an MLP has no trunk: init_from says so
-    start = start_state(model, run_path, resume=resume, seed=config.seed)
     train_set = NoteDataset(train_notes, kind)
     val_set = NoteDataset(val_notes, kind) if val_notes is not None else None
-    return fit(
+    return fit_run(
         InstrumentModule,
         model,
         train_set,
         val_set,
         config=config,
         reg=reg,
-        run_path=run_path,
-        start=start,
+        run_dir=run_dir,
+        resume=resume,
         stop_after_epochs=stop_after_epochs,
-        threads=config.threads,
-        limit_train_batches=config.steps_per_epoch,
     )
 
 

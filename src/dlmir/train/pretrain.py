@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
 from dlmir.errors import ParameterError
-from dlmir.train.base import TrainModule, fit, is_iterable, start_state
+from dlmir.train.base import TrainModule, fit_run, is_iterable
 from dlmir.train.config import TrainConfig
 from dlmir.train.regularizers import Regularization
 
@@ -122,18 +121,14 @@ def pretrain(
         if x.ndim != 2 or x.shape[0] != model.n_bins:
             raise ParameterError(f"items have shape {tuple(x.shape)}; the model expects ({model.n_bins}, frames)")
     reg = reg or Regularization(weight_decay=1e-4)
-    run_path = Path(run_dir) if run_dir is not None else None
-    start = start_state(model, run_path, resume=resume, seed=config.seed)
-    return fit(
+    return fit_run(
         PretrainModule,
         model,
         train_set,
         None,
         config=config,
         reg=reg,
-        run_path=run_path,
-        start=start,
+        run_dir=run_dir,
+        resume=resume,
         stop_after_epochs=stop_after_epochs,
-        threads=config.threads,
-        limit_train_batches=config.steps_per_epoch,
     )

@@ -38,7 +38,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dlmir.errors import ParameterError
-from dlmir.train.base import TrainModule, fit, is_iterable, start_state
+from dlmir.train.base import TrainModule, fit_run
 from dlmir.train.config import TrainConfig
 from dlmir.train.regularizers import Regularization
 
@@ -389,23 +389,17 @@ def train_transcription(
     sr = getattr(train_set, "sr", None)
     if sr is not None and not math.isclose(float(sr), model.sr):
         raise ParameterError(f"the training audio is at {sr} Hz, the model reads {model.sr} Hz")
-    if is_iterable(train_set) and not config.steps_per_epoch:
-        raise ParameterError("training on a stream (IterableDataset) needs config.steps_per_epoch")
     reg = reg or Regularization()
-    run_path = Path(run_dir) if run_dir is not None else None
-    start = start_state(model, run_path, resume=resume, seed=config.seed)
-    return fit(
+    return fit_run(
         TranscriptionModule,
         model,
         train_set,
         val_set,
         config=config,
         reg=reg,
-        run_path=run_path,
-        start=start,
+        run_dir=run_dir,
+        resume=resume,
         stop_after_epochs=stop_after_epochs,
-        threads=config.threads,
-        limit_train_batches=config.steps_per_epoch,
     )
 
 
