@@ -6,19 +6,14 @@ Thin: :class:`dlmir.chords.recognition.ChordRecognizer` does the work (streamed 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
 
-from dlmir.cli.app import app, evaluate_app
+from dlmir.cli.app import app, evaluate_app, report_file_error
+from dlmir.cli.app import fail as _fail
 
 FORMATS = ("lab", "jams")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 @app.command("chords")
@@ -67,10 +62,7 @@ def chords_cmd(
             res = rec.analyze_file(path, block_seconds=block_seconds, tab=tab)
             tab_text = res.tab_text() if tab else None
         except (DlmirError, OSError) as exc:
-            message = str(exc)
-            line = message if str(path) in message else f"{path}: {message}"
-            failed.append(line)
-            bar.write(f"error: {line}".replace("\n", " "), file=sys.stderr)
+            report_file_error(bar, failed, path, exc)
             continue
         if out is None:
             if len(audio) > 1:

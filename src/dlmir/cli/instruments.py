@@ -8,19 +8,14 @@ prepares the notes and trains, :mod:`dlmir.instruments.evaluate` scores.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
 
-from dlmir.cli.app import app, evaluate_app, search_app, train_app
+from dlmir.cli.app import app, evaluate_app, report_file_error, search_app, train_app
+from dlmir.cli.app import fail as _fail
 
 MODEL_KINDS = ("mlp", "cnn")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _split_list(text: str) -> list[str]:
@@ -58,10 +53,7 @@ def instrument_cmd(
         try:
             res = rec.analyze_file(path)
         except (DlmirError, OSError) as exc:
-            message = str(exc)
-            line = message if str(path) in message else f"{path}: {message}"
-            failed.append(line)
-            bar.write(f"error: {line}".replace("\n", " "), file=sys.stderr)
+            report_file_error(bar, failed, path, exc)
             continue
         best = res.top(top)
         if as_json:

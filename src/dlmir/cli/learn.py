@@ -13,11 +13,7 @@ from pathlib import Path
 import typer
 
 from dlmir.cli.app import evaluate_app, plot_app, search_app, train_app
-
-
-def _fail(exc: Exception, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code)
+from dlmir.cli.app import fail as _fail
 
 
 def _augment_list(text: str) -> list[str]:

@@ -13,16 +13,12 @@ from typing import Any
 
 import typer
 
+from dlmir.cli.app import fail as _fail
 from dlmir.cli.app import train_app
 
 MODELS = {"chordnet": "ChordNet", "cnn": "ChordCNN", "fretboard": "FretboardNet"}
 DEFAULT_BATCH = {"ChordNet": 16, "ChordCNN": 16, "FretboardNet": 256}
 EXCERPT_MODELS = ("ChordNet", "ChordCNN")  # = dlmir.train.chords.EXCERPT_MODELS (not imported: keeps the CLI light)
-
-
-def _fail(exc: Exception, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code)
 
 
 def _render_stream(data: dict[str, Any]):

@@ -14,14 +14,10 @@ from typing import Any
 import typer
 
 from dlmir.cli.app import app
+from dlmir.cli.app import fail as _fail
 
 TRUNKS = {"chordnet": "ChordNet", "cnn": "ChordCNN", "instruments": "InstrumentCNN"}
 DEFAULT_SECONDS = {"ChordNet": 6.0, "ChordCNN": 6.0, "InstrumentCNN": 2.0}
-
-
-def _fail(exc: Exception | str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code)
 
 
 def _ints(text: str) -> list[int]:

@@ -6,22 +6,17 @@ Thin: :func:`dlmir.rhythm.onsets.detect_onsets`, :func:`dlmir.rhythm.beats.track
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import typer
 
-from dlmir.cli.app import app, evaluate_app
+from dlmir.cli.app import app, evaluate_app, report_file_error
+from dlmir.cli.app import fail as _fail
 
 SR = 22050
 """The rate (Hz) audio files are loaded at."""
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _times_of_files(audio: list[Path], out: Path | None, suffix: str, estimate: Callable[[np.ndarray, float],
@@ -43,10 +38,7 @@ def _times_of_files(audio: list[Path], out: Path | None, suffix: str, estimate: 
             y, sr = load(path, sr=SR)
             times = estimate(y, sr)
         except (DlmirError, OSError) as exc:
-            message = str(exc)
-            line = message if str(path) in message else f"{path}: {message}"
-            failed.append(line)
-            bar.write(f"error: {line}".replace("\n", " "), file=sys.stderr)
+            report_file_error(bar, failed, path, exc)
             continue
         if out is None:
             if len(audio) > 1:

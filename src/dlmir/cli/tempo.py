@@ -6,17 +6,12 @@ evaluation and :func:`dlmir.rhythm.tempo.plot_tempo_model` the figure.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
 
-from dlmir.cli.app import app, evaluate_app, plot_app
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+from dlmir.cli.app import app, evaluate_app, plot_app, report_file_error
+from dlmir.cli.app import fail as _fail
 
 
 @app.command("tempo")
@@ -50,10 +45,7 @@ def tempo_cmd(
             y, sr = load(path, sr=fe.sr)
             est = estimate_tempo(y, sr, model=fe)
         except (DlmirError, OSError) as exc:
-            message = str(exc)
-            line = message if str(path) in message else f"{path}: {message}"
-            failed.append(line)
-            bar.write(f"error: {line}".replace("\n", " "), file=sys.stderr)
+            report_file_error(bar, failed, path, exc)
             continue
         if len(audio) > 1:
             typer.echo(f"# {path}")

@@ -7,19 +7,14 @@ Thin: :class:`dlmir.transcription.NoteTranscriber` does the work (streamed in bo
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import typer
 
-from dlmir.cli.app import app, evaluate_app
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+from dlmir.cli.app import app, evaluate_app, report_file_error
+from dlmir.cli.app import fail as _fail
 
 
 def _plot_cqt(path: Path, max_frames: int = 20000) -> tuple[np.ndarray, float]:
@@ -104,10 +99,7 @@ def transcribe_cmd(
                     plot_piano_roll(notes, cqt, out / f"{path.stem}.png", frame_rate=rate,
                                     title=f"{path.name}: {len(notes)} notes ({tr.name})")  # fmt: skip
         except (DlmirError, OSError) as exc:
-            message = str(exc)
-            line = message if str(path) in message else f"{path}: {message}"
-            failed.append(line)
-            bar.write(f"error: {line}".replace("\n", " "), file=sys.stderr)
+            report_file_error(bar, failed, path, exc)
             continue
         if out is None:
             if len(audio) > 1:
