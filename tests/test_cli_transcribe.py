@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
+from transcription_fixtures import write_rendered_triad  # noqa: I001
 from typer.testing import CliRunner
 
 import dlmir.cli.transcribe  # noqa: F401  (registers the commands)
@@ -21,21 +21,8 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with ``triad.wav`` (C4 E4 G4, then C5; TimGM6mb piano) and its ``triad.mid``."""
-    pretty_midi = pytest.importorskip("pretty_midi")
-    from dlmir.data.synth import render
-    from dlmir.errors import DependencyError, ParameterError
-
     folder = tmp_path_factory.mktemp("rendered")
-    pm = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(program=0)
-    inst.notes = [pretty_midi.Note(100, p, 0.25, 1.25) for p in (60, 64, 67)] + [pretty_midi.Note(100, 72, 1.5, 2.2)]
-    pm.instruments.append(inst)
-    try:
-        y = render(pm, "timgm6mb", sr=SR, duration=2.7)
-    except (DependencyError, ParameterError, OSError) as exc:
-        pytest.skip(f"cannot render with FluidSynth/TimGM6mb: {exc}")
-    sf.write(folder / "triad.wav", y, SR, subtype="FLOAT")
-    pm.write(str(folder / "triad.mid"))
+    write_rendered_triad(folder, "triad")
     return folder
 
 

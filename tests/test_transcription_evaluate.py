@@ -10,6 +10,7 @@ import mir_eval
 import numpy as np
 import pytest
 import soundfile as sf
+from transcription_fixtures import write_rendered_triad  # noqa: I001
 
 from dlmir.data.notes import NoteList, piano_roll, roll_to_multipitch, write_midi, write_notes_csv
 from dlmir.errors import ParameterError
@@ -103,22 +104,7 @@ def test_find_items_in_a_dataset(tmp_path: Path) -> None:
 
 
 def _rendered(tmp_path: Path) -> NoteList:
-    pretty_midi = pytest.importorskip("pretty_midi")
-    from dlmir.data.notes import notes_from_midi
-    from dlmir.data.synth import render
-    from dlmir.errors import DependencyError
-
-    pm = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(program=0)
-    inst.notes = [pretty_midi.Note(100, p, 0.25, 1.25) for p in (60, 64, 67)] + [pretty_midi.Note(100, 72, 1.5, 2.2)]
-    pm.instruments.append(inst)
-    try:
-        y = render(pm, "timgm6mb", sr=SR, duration=2.7)
-    except (DependencyError, ParameterError, OSError) as exc:
-        pytest.skip(f"cannot render with FluidSynth/TimGM6mb: {exc}")
-    sf.write(tmp_path / "piece.wav", y, SR, subtype="FLOAT")
-    pm.write(str(tmp_path / "piece.mid"))
-    return notes_from_midi(pm)
+    return write_rendered_triad(tmp_path, "piece")
 
 
 def test_designed_baseline_on_a_rendered_file(tmp_path: Path) -> None:
