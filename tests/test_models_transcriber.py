@@ -8,7 +8,7 @@ import librosa
 import numpy as np
 import pytest
 import torch
-from transcription_fixtures import random_notes, tones  # noqa: I001
+from transcription_fixtures import random_notes, render_timgm, tones  # noqa: I001
 
 from dlmir.data.notes import piano_roll
 from dlmir.errors import AudioError, ParameterError
@@ -163,18 +163,7 @@ def test_tuned_decoding_thresholds_are_the_transcription_defaults(tmp_path: Path
 
 def _render(pitches: tuple[int, ...], *, start: float = 0.25, end: float = 1.25, duration: float = 1.5) -> np.ndarray:
     """A piano chord rendered with TimGM6mb (skips when FluidSynth or the soundfont is missing)."""
-    pretty_midi = pytest.importorskip("pretty_midi")
-    from dlmir.data.synth import render
-    from dlmir.errors import DependencyError
-
-    pm = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(program=0)
-    inst.notes = [pretty_midi.Note(100, p, start, end) for p in pitches]
-    pm.instruments.append(inst)
-    try:
-        return render(pm, "timgm6mb", sr=22050, duration=duration)
-    except (DependencyError, ParameterError, OSError) as exc:
-        pytest.skip(f"cannot render with FluidSynth/TimGM6mb: {exc}")
+    return render_timgm([(p, start, end) for p in pitches], duration=duration)[0]
 
 
 def _shipped() -> bool:

@@ -9,6 +9,7 @@ import librosa
 import numpy as np
 import pytest
 import torch
+from transcription_fixtures import render_timgm  # noqa: I001
 
 from dlmir.errors import ParameterError
 from dlmir.layers import Dense, LogCompression
@@ -32,18 +33,7 @@ def designed() -> NoteTranscriber:
 
 def _render(notes: list[tuple[int, float, float]], program: int = 0, duration: float = 1.5) -> np.ndarray:
     """``(pitch, start, end)`` notes rendered with TimGM6mb (skips when FluidSynth or the soundfont is missing)."""
-    pretty_midi = pytest.importorskip("pretty_midi")
-    from dlmir.data.synth import render
-    from dlmir.errors import DependencyError
-
-    pm = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(program=program)
-    inst.notes = [pretty_midi.Note(100, p, s, e) for p, s, e in notes]
-    pm.instruments.append(inst)
-    try:
-        return render(pm, "timgm6mb", sr=SR, duration=duration)
-    except (DependencyError, ParameterError, OSError) as exc:
-        pytest.skip(f"cannot render with FluidSynth/TimGM6mb: {exc}")
+    return render_timgm(notes, program=program, duration=duration)[0]
 
 
 def _harmonic_tone(f0: float, start: float, end: float, duration: float = 1.5) -> np.ndarray:

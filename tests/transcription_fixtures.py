@@ -55,24 +55,32 @@ def note_dataset(root: Path, *, splits: dict[str, int] | None = None, seconds: f
     return root
 
 
-def write_rendered_triad(folder: Path, stem: str) -> NoteList:
-    """Render C4 E4 G4 (0.25-1.25 s), then C5 (1.5-2.2 s) with the TimGM6mb piano into ``folder/<stem>.wav`` (2.7 s)
-    and the score into ``folder/<stem>.mid``; returns the notes. Skips the test when FluidSynth cannot render."""
+def render_timgm(notes: list[tuple[int, float, float]], *, program: int = 0, duration: float = 1.5) -> tuple:
+    """``(pitch, start, end)`` notes (seconds) of one GM ``program`` rendered with TimGM6mb at :data:`SR`: returns
+    ``(audio float32 (round(duration * SR),), the PrettyMIDI)``. Skips the test when FluidSynth or the soundfont is
+    missing (a user's machine without them)."""
     import pretty_midi
     import pytest
 
-    from dlmir.data.notes import notes_from_midi
     from dlmir.data.synth import render
     from dlmir.errors import DependencyError, ParameterError
 
     pm = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(program=0)
-    inst.notes = [pretty_midi.Note(100, p, 0.25, 1.25) for p in (60, 64, 67)] + [pretty_midi.Note(100, 72, 1.5, 2.2)]
+    inst = pretty_midi.Instrument(program=program)
+    inst.notes = [pretty_midi.Note(100, p, a, b) for p, a, b in notes]
     pm.instruments.append(inst)
     try:
-        y = render(pm, "timgm6mb", sr=SR, duration=2.7)
+        return render(pm, "timgm6mb", sr=SR, duration=duration), pm
     except (DependencyError, ParameterError, OSError) as exc:
         pytest.skip(f"cannot render with FluidSynth/TimGM6mb: {exc}")
+
+
+def write_rendered_triad(folder: Path, stem: str) -> NoteList:
+    """Render C4 E4 G4 (0.25-1.25 s), then C5 (1.5-2.2 s) with the TimGM6mb piano into ``folder/<stem>.wav`` (2.7 s)
+    and the score into ``folder/<stem>.mid``; returns the notes (:func:`render_timgm`)."""
+    from dlmir.data.notes import notes_from_midi
+
+    y, pm = render_timgm([(p, 0.25, 1.25) for p in (60, 64, 67)] + [(72, 1.5, 2.2)], duration=2.7)
     sf.write(folder / f"{stem}.wav", y, SR, subtype="FLOAT")
     pm.write(str(folder / f"{stem}.mid"))
     return notes_from_midi(pm)
